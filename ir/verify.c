@@ -1,0 +1,95 @@
+/* verify.c — the verifier: every invariant of a graph, checked after every pass.
+ *
+ * Result types are checked by rerunning shape inference, so the op table is the one
+ * definition of what a well-typed node is.
+ */
+#include <string.h>
+
+#include "ir.h"
+
+static bool fail(IrError *err, const Graph *g, int32_t node, const char *fmt, const char *detail)
+{
+    if (!err)
+        return false;
+    char where[128] = "";
+    if (node >= 0) {
+        const Node *n = &g->nodes[node];
+        if (n->loc.file)
+            snprintf(where, sizeof where, "node %d ('%s', %s:%d:%d)", node, ir_ops[n->op].name,
+                     n->loc.file, n->loc.line, n->loc.col);
+        else
+            snprintf(where, sizeof where, "node %d ('%s')", node, ir_ops[n->op].name);
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, detail ? detail : "");
+    snprintf(err->msg, sizeof err->msg, "%s%s%s", where, where[0] ? ": " : "", msg);
+    return false;
+}
+
+bool ir_verify(const Graph *g, IrError *err)
+{
+    for (int32_t s = 0; s < g->nsyms; s++)
+        if (!g->syms[s].name || g->syms[s].max < 1)
+            return fail(err, g, -1, "symbol %s has no positive maximum", g->syms[s].name);
+
+    int32_t expect_out = 0;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        const OpInfo *info;
+        if ((unsigned)n->op >= OP_COUNT)
+            return fail(err, g, -1, "a node has an invalid op%s", NULL);
+        info = &ir_ops[n->op];
+        if (n->dead)
+            return fail(err, g, i, "dead node left in the graph%s", NULL);
+        if (info->nin >= 0 ? n->nin != info->nin : n->nin < 1)
+            return fail(err, g, i, "wrong number of operands%s", NULL);
+        if (n->nout != info->nout || n->out != expect_out)
+            return fail(err, g, i, "results are not numbered in order%s", NULL);
+        for (int32_t r = 0; r < n->nout; r++)
+            if (g->values[n->out + r].node != i || g->values[n->out + r].idx != r)
+                return fail(err, g, i, "a result does not point back to its node%s", NULL);
+        expect_out += n->nout;
+        for (int32_t j = 0; j < n->nin; j++)
+            if (n->in[j] < 0 || n->in[j] >= n->out)
+                return fail(err, g, i, "an operand is not defined before its use%s", NULL);
+
+        Type out[4] = {0};
+        char msg[300] = "";
+        if (info->flags & OPF_SOURCE)
+            out[0] = g->values[n->out].type;
+        if (!info->infer(g, n, out, msg, sizeof msg))
+            return fail(err, g, i, "%s", msg);
+        for (int32_t r = 0; r < n->nout; r++)
+            if (!type_eq(&out[r], &g->values[n->out + r].type)) {
+                char want[300], have[300];
+                ir_format_shape(g, &out[r].shape, want, sizeof want);
+                ir_format_shape(g, &g->values[n->out + r].type.shape, have, sizeof have);
+                snprintf(msg, sizeof msg, "result type %s%s, but inference gives %s%s",
+                         dtype_name(g->values[n->out + r].type.dt), have, dtype_name(out[r].dt), want);
+                return fail(err, g, i, "%s", msg);
+            }
+    }
+    if (expect_out != g->nvalues)
+        return fail(err, g, -1, "values without a defining node%s", NULL);
+    for (int32_t i = 0; i < g->noutputs; i++) {
+        if (g->outputs[i].value < 0 || g->outputs[i].value >= g->nvalues)
+            return fail(err, g, -1, "output '%s' is not a value of the graph", g->outputs[i].name);
+        for (int32_t j = 0; j < i; j++)
+            if (strcmp(g->outputs[i].name, g->outputs[j].name) == 0)
+                return fail(err, g, -1, "output '%s' is declared twice", g->outputs[i].name);
+    }
+    /* inputs have distinct names, parameters too */
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const Node *a = &g->nodes[i];
+        if (a->op != OP_INPUT && a->op != OP_PARAM)
+            continue;
+        for (int32_t j = 0; j < i; j++) {
+            const Node *b = &g->nodes[j];
+            if (b->op == a->op && strcmp(b->attr.input.name, a->attr.input.name) == 0)
+                return fail(err, g, i, a->op == OP_INPUT ? "input '%s' is declared twice"
+                                                         : "parameter '%s' is declared twice",
+                            a->attr.input.name);
+        }
+    }
+    return true;
+}

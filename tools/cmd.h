@@ -1,0 +1,24 @@
+/* cmd.h — the subcommands of `vitc` and what they share. */
+#ifndef VITC_CMD_H
+#define VITC_CMD_H
+
+#include "../frontend/frontend.h"
+#include "../ir/diag.h"
+#include "../ir/ir.h"
+
+/* Each subcommand: argv[0] is its name; returns the process exit status. */
+int cmd_dump(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Reads a model: a .vit file through the frontend, anything else as .vir text.
+ * NULL on error (diagnostics in d). */
+Graph *tool_load_model(const char *path, const FrontendOptions *fo, Diag *d);
+/* Reads a whole file into a NUL-terminated buffer (ir_free it); NULL with errno set. */
+char *tool_read_file(const char *path, size_t *len);
+/* `--name=value` or `--name value`: true when argv[*i] is option `name`, with *value set
+ * (and *i advanced past a separate value). Reports a missing value on stderr and sets
+ * *bad. */
+bool tool_opt(int argc, char **argv, int *i, const char *name, const char **value, bool *bad);
+
+#endif

@@ -57,6 +57,11 @@ typedef struct {
 bool ir_interp(const Graph *g, const WeightSource *weights, const NamedTensor *inputs, int ninputs,
                Tensor **outputs, IrError *err);
 
+/* Evaluates one node on given operand tensors (constant folding): the results get the
+ * node's result types, which must have no symbolic dimension. Source nodes other than
+ * `constant` and `iota` cannot be evaluated this way. *out receives nout new tensors. */
+bool ir_interp_node(const Graph *g, const Node *n, const Tensor *const *in, Tensor **out, IrError *err);
+
 /* Converts a raw checkpoint tensor into the parameter value of node n (a param node):
  * checks dtype and stored shape and applies the layout. Used by the interpreter and by
  * `vitc init`-style tools that want a parameter as the model sees it. */

@@ -4,7 +4,9 @@
 
 #include "../frontend/frontend.h"
 #include "../ir/diag.h"
+#include "../ir/interp.h"
 #include "../ir/ir.h"
+#include "../runtime/safetensors.h"
 
 /* Each subcommand: argv[0] is its name; returns the process exit status. */
 int cmd_dump(int argc, char **argv);
@@ -14,6 +16,9 @@ int cmd_run(int argc, char **argv);
 /* Reads a model: a .vit file through the frontend, anything else as .vir text.
  * NULL on error (diagnostics in d). */
 Graph *tool_load_model(const char *path, const FrontendOptions *fo, Diag *d);
+/* The parameters of a model from an open safetensors file (F32, F16, BF16, I32, I64 and
+ * BOOL tensors; anything else is reported naming the tensor). */
+WeightSource tool_weight_source(StFile *f);
 /* Reads a whole file into a NUL-terminated buffer (ir_free it); NULL with errno set. */
 char *tool_read_file(const char *path, size_t *len);
 /* `--name=value` or `--name value`: true when argv[*i] is option `name`, with *value set

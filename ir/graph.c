@@ -72,7 +72,9 @@ Graph *ir_graph_new(const char *name)
         ir_graph_free(g);
         return NULL;
     }
-    attr_set_defaults(ATTR_META, (Attr *)&g->meta);
+    Attr meta; /* a whole Attr: attr_set_defaults clears sizeof(Attr) bytes */
+    attr_set_defaults(ATTR_META, &meta);
+    g->meta = meta.meta;
     g->name = ir_intern(g, name ? name : "main");
     if (!g->name) {
         ir_graph_free(g);

@@ -20,6 +20,7 @@ typedef struct {
     bool no_verify;          /* skip the verifier after each pass (it runs by default) */
     FILE *dump;              /* where printed IR goes (NULL: stdout) */
     FILE *log;               /* where timings go (NULL: stderr) */
+    IrError *ice;            /* set by the pass manager: where pass_ice() records an internal error */
 } PassOptions;
 
 typedef bool (*PassFn)(Graph *g, const PassOptions *o);
@@ -42,6 +43,23 @@ bool pass_check_pipeline(const char *pipeline, IrError *err);
  * an unknown pass or when the verifier fails after a pass (an internal compiler error
  * naming the pass). */
 bool pass_run_pipeline(Graph *g, const char *pipeline, const PassOptions *o, IrError *err);
+/* Runs one pass (any PassInfo, listed or not) and the verifier after it (unless
+ * o->no_verify); false with an internal-compiler-error message when the pass reported
+ * one or left an invalid graph. *changed (may be NULL) receives what the pass returned. */
+bool pass_run(Graph *g, const PassInfo *p, const PassOptions *o, bool *changed, IrError *err);
+/* Whether err, filled by the functions above, is an internal compiler error (a bug of
+ * vitc) rather than a mistake of the user (an unknown pass name). */
+bool pass_error_is_internal(const IrError *err);
+/* Lists the passes with their help, one a line. */
+void pass_list(FILE *out);
+
+/* A pass reports a bug of its own (a broken invariant, a rewrite cap exceeded) with
+ * PASS_ICE(o, fmt, ...) after leaving the graph valid; the pass manager then fails the
+ * pipeline with an internal compiler error naming the pass and file:line. Outside the
+ * manager (o == NULL or o->ice == NULL) the message goes to o->log or stderr. */
+void pass_ice(const PassOptions *o, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define PASS_ICE(o, ...) pass_ice((o), __FILE__, __LINE__, __VA_ARGS__)
 
 /* the passes */
 bool pass_canonicalize(Graph *g, const PassOptions *o);

@@ -1,0 +1,379 @@
+/* llvm_gen.c — the module of a plan: one function per kernel and its extent, the tables.
+ *
+ * Every kernel, whatever its kind, has the same skeleton (runtime/rt_plan.h's ABI):
+ *
+ *   void vk<i>(char *const *bufs, const int64_t *syms, int64_t begin, int64_t end)
+ *     load the symbols and the base pointers of the buffers it touches
+ *     for it in [begin, end):                 one row of the output view
+ *       (idx_0 .. idx_{r-2}) = it in mixed radix of the output's leading dims
+ *       row offsets of the output and of every input view indexed like it
+ *       the kind's row body (llvm_kernels.c): for j along the last output dim, compute
+ *       the primary result (GEMM sum, normalised value, reduction, gathered element),
+ *       evaluate the expression, store
+ *   int64_t vx<i>(const int64_t *syms)       the number of rows: Π of the output's dims
+ *                                            but the last (1 for rank 0 and 1)
+ *
+ * Buffers never overlap (the runtime's memory plan gives every buffer live at one kernel
+ * its own memory), so each buffer is an alias scope and every access says it aliases no
+ * other buffer's accesses: LLVM then vectorises the inner loops without runtime checks.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include <llvm-c/DebugInfo.h>
+
+#include "llvm_internal.h"
+
+bool gen_fail(Gen *g, const char *fmt, ...)
+{
+    if (!g->failed && g->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->err->msg, sizeof g->err->msg, fmt, ap);
+        va_end(ap);
+    }
+    g->failed = true;
+    return false;
+}
+
+LLVMValueRef gen_i64(Gen *g, int64_t v) { return LLVMConstInt(g->t_i64, (unsigned long long)v, 1); }
+
+LLVMValueRef gen_alloca(Gen *g, LLVMTypeRef t, const char *name)
+{
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
+    LLVMPositionBuilderAtEnd(eb, g->entry);
+    LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
+    LLVMDisposeBuilder(eb);
+    return a;
+}
+
+LLVMValueRef gen_call(Gen *g, const char *name, LLVMTypeRef ret, LLVMValueRef *args, unsigned n)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
+    if (!fn) {
+        LLVMTypeRef params[4];
+        for (unsigned i = 0; i < n && i < 4; i++)
+            params[i] = LLVMTypeOf(args[i]);
+        fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(ret, params, n, 0));
+        /* libm's float functions as clang sees them without errno: pure */
+        const char *attrs[] = {"nounwind", "readnone", "willreturn"};
+        for (int i = 0; i < 3; i++) {
+            unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, kind, 0));
+        }
+    }
+    return LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, n, "");
+}
+
+/* ---- metadata ---- */
+
+/* A node whose first operand is itself (distinct): loop ids, alias domains and scopes. */
+static LLVMMetadataRef self_node(Gen *g, LLVMMetadataRef *ops, size_t n)
+{
+    LLVMMetadataRef all[4];
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(g->ctx, NULL, 0);
+    all[0] = tmp;
+    for (size_t i = 0; i < n && i < 3; i++)
+        all[i + 1] = ops[i];
+    LLVMMetadataRef node = LLVMMDNodeInContext2(g->ctx, all, n + 1);
+    LLVMMetadataReplaceAllUsesWith(tmp, node);
+    return node;
+}
+
+static LLVMMetadataRef md_string(Gen *g, const char *s) { return LLVMMDStringInContext2(g->ctx, s, strlen(s)); }
+
+void gen_alias(Gen *g, LLVMValueRef inst, int32_t buf)
+{
+    if (g->scope_list[buf])
+        LLVMSetMetadata(inst, g->md_scope, LLVMMetadataAsValue(g->ctx, g->scope_list[buf]));
+    if (g->noalias_list[buf])
+        LLVMSetMetadata(inst, g->md_noalias, LLVMMetadataAsValue(g->ctx, g->noalias_list[buf]));
+}
+
+/* The scope lists of this kernel: each touched buffer's own scope, and the others'. */
+static bool kernel_scopes(Gen *g, const bool *touched)
+{
+    int32_t nb = g->p->nbufs + 1;
+    LLVMMetadataRef *others = ir_malloc((size_t)nb * sizeof *others);
+    if (!others)
+        return gen_fail(g, "out of memory while generating code");
+    for (int32_t b = 0; b < nb; b++)
+        g->scope_list[b] = g->noalias_list[b] = NULL;
+    for (int32_t b = 0; b < nb; b++) {
+        if (!touched[b])
+            continue;
+        g->scope_list[b] = LLVMMDNodeInContext2(g->ctx, &g->scope[b], 1);
+        size_t n = 0;
+        for (int32_t o = 0; o < nb; o++)
+            if (touched[o] && o != b)
+                others[n++] = g->scope[o];
+        g->noalias_list[b] = n ? LLVMMDNodeInContext2(g->ctx, others, n) : NULL;
+    }
+    ir_free(others);
+    return true;
+}
+
+/* ---- loops ---- */
+
+void gen_loop_begin(Gen *g, GenLoop *l, LLVMValueRef start, LLVMValueRef end, const char *name)
+{
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
+    l->header = LLVMAppendBasicBlockInContext(g->ctx, g->fn, name);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+    LLVMBuildBr(g->b, l->header);
+    LLVMPositionBuilderAtEnd(g->b, l->header);
+    l->phi = LLVMBuildPhi(g->b, g->t_i64, name);
+    LLVMAddIncoming(l->phi, &start, &pre, 1);
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, l->phi, end, ""), body, l->exit);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    l->iv = l->phi;
+    l->end = end;
+}
+
+void gen_loop_end(Gen *g, GenLoop *l, int flags)
+{
+    LLVMValueRef next = LLVMBuildNSWAdd(g->b, l->iv, gen_i64(g, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    LLVMValueRef br = LLVMBuildBr(g->b, l->header);
+    if (flags & LOOP_VECTORIZE) {
+        LLVMMetadataRef prop[2] = {md_string(g, "llvm.loop.vectorize.enable"),
+                                   LLVMValueAsMetadata(LLVMConstInt(g->t_i1, 1, 0))};
+        LLVMMetadataRef p = LLVMMDNodeInContext2(g->ctx, prop, 2);
+        LLVMSetMetadata(br, g->md_loop, LLVMMetadataAsValue(g->ctx, self_node(g, &p, 1)));
+    }
+    LLVMAddIncoming(l->phi, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(g->b, l->exit);
+}
+
+/* ---- kernels ---- */
+
+static LLVMValueRef new_function(Gen *g, const char *name, LLVMTypeRef ty)
+{
+    LLVMValueRef fn = LLVMAddFunction(g->mod, name, ty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, kind, 0));
+    return fn;
+}
+
+static void load_symbols(Gen *g, LLVMValueRef syms)
+{
+    for (int32_t s = 0; s < g->p->g->nsyms; s++) {
+        LLVMValueRef i = gen_i64(g, s);
+        LLVMValueRef ptr = LLVMBuildInBoundsGEP2(g->b, g->t_i64, syms, &i, 1, "");
+        g->symv[s] = LLVMBuildLoad2(g->b, g->t_i64, ptr, "");
+    }
+}
+
+/* The row count of kernel k: Π of its output's dims but the last. */
+static LLVMValueRef rows(Gen *g, const Kernel *k)
+{
+    LLVMValueRef n = gen_i64(g, 1);
+    for (int d = 0; d + 1 < k->out.rank; d++)
+        n = LLVMBuildNSWMul(g->b, n, gen_dim(g, k->out.dims[d]), "");
+    return n;
+}
+
+static LLVMValueRef gen_extent(Gen *g, int32_t ki)
+{
+    char name[32];
+    snprintf(name, sizeof name, "vx%d", ki);
+    LLVMTypeRef ty = LLVMFunctionType(g->t_i64, &g->t_ptr, 1, 0);
+    g->fn = new_function(g, name, ty);
+    g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
+    LLVMPositionBuilderAtEnd(g->b, g->entry);
+    load_symbols(g, LLVMGetParam(g->fn, 0));
+    LLVMBuildRet(g->b, rows(g, &g->p->kernels[ki]));
+    return g->fn;
+}
+
+static bool kernel_valid(Gen *g, const Kernel *k)
+{
+    const Plan *p = g->p;
+    if (k->out.buf < 0 || k->out.buf >= p->nbufs || k->out.rank < 0 || k->out.rank > IR_MAX_RANK)
+        return gen_fail(g, "internal error: kernel %d has an invalid output view", g->ki);
+    for (int32_t i = 0; i < k->nin; i++)
+        if (k->in[i].buf < 0 || k->in[i].buf >= p->nbufs || k->in[i].rank < 0 || k->in[i].rank > IR_MAX_RANK)
+            return gen_fail(g, "internal error: kernel %d has an invalid input view", g->ki);
+    if (k->root < 0 || k->root >= k->nexpr)
+        return gen_fail(g, "internal error: kernel %d has no expression", g->ki);
+    int32_t r = k->out.rank;
+    switch (k->kind) {
+    case KK_ELEMENTWISE:
+        return true;
+    case KK_GEMM: {
+        const GemmInfo *gi = &k->u.gemm;
+        if (r < 2 || gi->a < 0 || gi->a >= k->nin || gi->b < 0 || gi->b >= k->nin || k->in[gi->a].rank != r ||
+            k->in[gi->b].rank != r)
+            return gen_fail(g, "internal error: GEMM kernel %d has operands of the wrong rank", g->ki);
+        return true;
+    }
+    case KK_ROW:
+        if (r < 1 || k->u.row.in < 0 || k->u.row.in >= k->nin || k->in[k->u.row.in].rank != r)
+            return gen_fail(g, "internal error: row kernel %d has an input of the wrong rank", g->ki);
+        return true;
+    case KK_REDUCE:
+        if (k->u.reduce.in < 0 || k->u.reduce.in >= k->nin || k->in[k->u.reduce.in].rank < r)
+            return gen_fail(g, "internal error: reduce kernel %d has an input of the wrong rank", g->ki);
+        return true;
+    case KK_GATHER: {
+        const GatherInfo *ga = &k->u.gather;
+        if (ga->in < 0 || ga->in >= k->nin || ga->idx < 0 || ga->idx >= k->nin || ga->axis < 0 ||
+            ga->axis >= k->in[ga->in].rank || k->in[ga->in].rank - 1 + k->in[ga->idx].rank != r ||
+            (p->bufs[k->in[ga->idx].buf].dt != DT_I32 && p->bufs[k->in[ga->idx].buf].dt != DT_I64))
+            return gen_fail(g, "internal error: gather kernel %d has views of the wrong ranks", g->ki);
+        return true;
+    }
+    default:
+        return gen_fail(g, "kernel %d: the LLVM backend has no code for kernel kind %d", g->ki, (int)k->kind);
+    }
+}
+
+static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
+{
+    const Plan *p = g->p;
+    const Kernel *k = &p->kernels[ki];
+    char name[32];
+    g->k = k;
+    g->ki = ki;
+    if (!kernel_valid(g, k))
+        return NULL;
+    snprintf(name, sizeof name, "vk%d", ki);
+    LLVMTypeRef params[4] = {g->t_ptr, g->t_ptr, g->t_i64, g->t_i64};
+    g->fn = new_function(g, name, LLVMFunctionType(g->t_void, params, 4, 0));
+    g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
+    LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "start");
+    LLVMPositionBuilderAtEnd(g->b, start);
+    LLVMValueRef bufs = LLVMGetParam(g->fn, 0);
+    load_symbols(g, LLVMGetParam(g->fn, 1));
+
+    /* base pointers and alias scopes of the buffers it touches (+ the error cell) */
+    bool *touched = ir_calloc((size_t)p->nbufs + 1, sizeof *touched);
+    if (!touched) {
+        gen_fail(g, "out of memory while generating code");
+        return NULL;
+    }
+    touched[k->out.buf] = true;
+    for (int32_t i = 0; i < k->nin; i++)
+        touched[k->in[i].buf] = true;
+    touched[p->nbufs] = k->kind == KK_GATHER;
+    for (int32_t b = 0; b <= p->nbufs; b++) {
+        g->bufp[b] = NULL;
+        if (!touched[b])
+            continue;
+        LLVMValueRef i = gen_i64(g, b);
+        LLVMValueRef ptr = LLVMBuildInBoundsGEP2(g->b, g->t_ptr, bufs, &i, 1, "");
+        g->bufp[b] = LLVMBuildLoad2(g->b, g->t_ptr, ptr, "");
+    }
+    bool ok = kernel_scopes(g, touched);
+    ir_free(touched);
+    if (!ok)
+        return NULL;
+
+    /* the rows [begin, end) */
+    int32_t r = k->out.rank;
+    GenLoop it;
+    gen_loop_begin(g, &it, LLVMGetParam(g->fn, 2), LLVMGetParam(g->fn, 3), "row");
+    LLVMValueRef idx[IR_MAX_RANK] = {0}, rem = it.iv;
+    for (int d = r - 2; d >= 0; d--) {
+        Dim dim = k->out.dims[d];
+        if (dim_is_const(dim) && dim.n == 1) {
+            idx[d] = gen_i64(g, 0);
+        } else if (d == 0) {
+            idx[d] = rem;
+        } else {
+            LLVMValueRef n = gen_dim(g, dim);
+            idx[d] = LLVMBuildURem(g->b, rem, n, "");
+            rem = LLVMBuildUDiv(g->b, rem, n, "");
+        }
+    }
+    LLVMValueRef *rowbase = ir_calloc((size_t)(k->nin ? k->nin : 1), sizeof *rowbase);
+    if (!rowbase) {
+        gen_fail(g, "out of memory while generating code");
+        return NULL;
+    }
+    gen_row_bases(g, idx, rowbase);
+    LLVMValueRef outbase = gen_view_base(g, &k->out, idx, r > 0 ? r - 1 : 0);
+    switch (k->kind) {
+    case KK_ELEMENTWISE: gen_row_elementwise(g, idx, rowbase, outbase); break;
+    case KK_GEMM: gen_row_gemm(g, idx, rowbase, outbase); break;
+    case KK_ROW: gen_row_norm(g, idx, rowbase, outbase); break;
+    case KK_REDUCE: gen_row_reduce(g, idx, rowbase, outbase); break;
+    case KK_GATHER: gen_row_gather(g, idx, rowbase, outbase); break;
+    default: break;
+    }
+    ir_free(rowbase);
+    gen_loop_end(g, &it, LOOP_PLAIN);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, g->entry);
+    LLVMBuildBr(g->b, start);
+    return g->failed ? NULL : g->fn;
+}
+
+/* A constant global array of pointers named `name`. */
+static void pointer_table(Gen *g, const char *name, LLVMValueRef *fns, int32_t n)
+{
+    LLVMTypeRef ty = LLVMArrayType(g->t_ptr, (unsigned)n);
+    LLVMValueRef t = LLVMAddGlobal(g->mod, ty, name);
+    LLVMSetInitializer(t, LLVMConstArray(g->t_ptr, fns, (unsigned)n));
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMExternalLinkage);
+}
+
+bool gen_module(LLVMContextRef ctx, LLVMModuleRef mod, const Plan *p, IrError *err)
+{
+    Gen g = {.ctx = ctx, .mod = mod, .p = p, .err = err};
+    g.b = LLVMCreateBuilderInContext(ctx);
+    g.t_void = LLVMVoidTypeInContext(ctx);
+    g.t_i1 = LLVMInt1TypeInContext(ctx);
+    g.t_i8 = LLVMInt8TypeInContext(ctx);
+    g.t_i16 = LLVMInt16TypeInContext(ctx);
+    g.t_i32 = LLVMInt32TypeInContext(ctx);
+    g.t_i64 = LLVMInt64TypeInContext(ctx);
+    g.t_f32 = LLVMFloatTypeInContext(ctx);
+    g.t_f64 = LLVMDoubleTypeInContext(ctx);
+    g.t_ptr = LLVMPointerType(g.t_i8, 0);
+    g.md_scope = LLVMGetMDKindIDInContext(ctx, "alias.scope", 11);
+    g.md_noalias = LLVMGetMDKindIDInContext(ctx, "noalias", 7);
+    g.md_loop = LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9);
+
+    size_t nb = (size_t)p->nbufs + 1, nk = (size_t)(p->nkernels ? p->nkernels : 1);
+    g.scope = ir_calloc(nb, sizeof *g.scope);
+    g.scope_list = ir_calloc(nb, sizeof *g.scope_list);
+    g.noalias_list = ir_calloc(nb, sizeof *g.noalias_list);
+    g.bufp = ir_calloc(nb, sizeof *g.bufp);
+    g.symv = ir_calloc((size_t)(p->g->nsyms ? p->g->nsyms : 1), sizeof *g.symv);
+    LLVMValueRef *kfns = ir_calloc(nk, sizeof *kfns), *xfns = ir_calloc(nk, sizeof *xfns);
+    if (!g.scope || !g.scope_list || !g.noalias_list || !g.bufp || !g.symv || !kfns || !xfns) {
+        gen_fail(&g, "out of memory while generating code");
+        goto out;
+    }
+    LLVMMetadataRef dname = md_string(&g, "vitc.buffers");
+    g.domain = self_node(&g, &dname, 1);
+    for (size_t b = 0; b < nb; b++) {
+        char name[32];
+        snprintf(name, sizeof name, b + 1 == nb ? "error cell" : "b%zu", b);
+        LLVMMetadataRef ops[2] = {g.domain, md_string(&g, name)};
+        g.scope[b] = self_node(&g, ops, 2);
+    }
+    for (int32_t i = 0; i < p->nkernels && !g.failed; i++) {
+        kfns[i] = gen_kernel(&g, i);
+        if (kfns[i])
+            xfns[i] = gen_extent(&g, i);
+    }
+    if (!g.failed) {
+        pointer_table(&g, "vit__kernels", kfns, p->nkernels);
+        pointer_table(&g, "vit__extents", xfns, p->nkernels);
+    }
+out:
+    ir_free(g.scope);
+    ir_free(g.scope_list);
+    ir_free(g.noalias_list);
+    ir_free(g.bufp);
+    ir_free(g.symv);
+    ir_free(kfns);
+    ir_free(xfns);
+    LLVMDisposeBuilder(g.b);
+    return !g.failed;
+}

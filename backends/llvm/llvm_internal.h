@@ -1,0 +1,144 @@
+/* llvm_internal.h — what the files of the LLVM backend share.
+ *
+ *   llvm_gen.c     the module: kernel functions, extents, tables; the row skeleton every
+ *                  kernel kind shares; loops, allocas, alias metadata
+ *   llvm_view.c    dimensions, view offsets, loads and stores with dtype conversion
+ *   llvm_expr.c    the expression emitter (epilogues and elementwise kernels)
+ *   llvm_ops.c     elementwise ops of ops.def and casts, on scalar IR values
+ *   llvm_kernels.c the primary computations: GEMM, ROW, REDUCE, GATHER
+ *   llvm_target.c  targets and CPUs, optimisation, emission, llvm_compile
+ *   llvm_jit.c     the in-process JIT
+ *
+ * Values of an expression are held in LLVM as: float for f32, f16 and bf16 (f16 and bf16
+ * values are exactly representable floats, rounded after every op), i32, i64, and i1 for
+ * bool. Memory holds each dtype in its own width (f16/bf16 as 16 bits, bool as a byte).
+ */
+#ifndef VITC_LLVM_INTERNAL_H
+#define VITC_LLVM_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "llvm_backend.h"
+
+typedef struct {
+    LLVMBasicBlockRef header, exit;
+    LLVMValueRef iv, phi, end;
+} GenLoop;
+
+enum { LOOP_PLAIN = 0, LOOP_VECTORIZE = 1 /* force vectorisation, allowing FP reassociation */ };
+
+typedef struct Gen {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    const Plan *p;
+    IrError *err;
+    bool failed;
+    unsigned md_scope, md_noalias, md_loop;
+    LLVMMetadataRef domain;
+    LLVMMetadataRef *scope;    /* per plan buffer (+1: the error cell): its alias scope */
+    /* the kernel being generated */
+    const Kernel *k;
+    int32_t ki;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;   /* allocas only; branches to the body */
+    LLVMValueRef *bufp;        /* per plan buffer (+1: the error cell): base pointer or NULL */
+    LLVMMetadataRef *scope_list, *noalias_list; /* per plan buffer (+1): for this kernel */
+    LLVMValueRef *symv;        /* per symbol: its value in this function */
+} Gen;
+
+/* ---- llvm_gen.c ---- */
+/* Builds the module of plan p in ctx: vk<i>, vx<i>, vit__kernels, vit__extents. false with
+ * err on failure. */
+bool gen_module(LLVMContextRef ctx, LLVMModuleRef mod, const Plan *p, IrError *err);
+bool gen_fail(Gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+LLVMValueRef gen_alloca(Gen *g, LLVMTypeRef t, const char *name);
+void gen_loop_begin(Gen *g, GenLoop *l, LLVMValueRef start, LLVMValueRef end, const char *name);
+void gen_loop_end(Gen *g, GenLoop *l, int flags);
+/* Sets the alias metadata of a load or store of plan buffer `buf` (nbufs: the error cell). */
+void gen_alias(Gen *g, LLVMValueRef inst, int32_t buf);
+LLVMValueRef gen_i64(Gen *g, int64_t v);
+/* Declares (once) and calls a function of the module: an intrinsic or a libm function. */
+LLVMValueRef gen_call(Gen *g, const char *name, LLVMTypeRef ret, LLVMValueRef *args, unsigned n);
+
+/* ---- llvm_view.c ---- */
+/* The LLVM type of an expression value of dtype dt. */
+LLVMTypeRef gen_value_type(Gen *g, DType dt);
+/* A dimension (n or n × symbol) as an i64. */
+LLVMValueRef gen_dim(Gen *g, Dim d);
+/* offset + Σ_{d < n} idx[d]·stride[d] of view v (an idx[d] of NULL counts as 0). */
+LLVMValueRef gen_view_base(Gen *g, const View *v, LLVMValueRef const *idx, int n);
+/* base + i·stride */
+LLVMValueRef gen_offset_step(Gen *g, LLVMValueRef base, LLVMValueRef i, Dim stride);
+/* Loads element `off` of buffer `buf` as a value of dtype `want` (converted from the
+ * buffer's dtype) / stores value v of dtype vdt into it (converted, rounded). */
+LLVMValueRef gen_load(Gen *g, int32_t buf, LLVMValueRef off, DType want);
+void gen_store(Gen *g, int32_t buf, LLVMValueRef off, LLVMValueRef v, DType vdt);
+
+/* ---- llvm_ops.c ---- */
+/* Rounds a float to what dtype dt holds (f16, bf16: nearest even; f32: itself). */
+LLVMValueRef gen_round_float(Gen *g, LLVMValueRef x, DType dt);
+/* f16 / bf16 bits (i16) from and to float. */
+LLVMValueRef gen_half_to_float(Gen *g, LLVMValueRef h, DType dt);
+LLVMValueRef gen_float_to_half(Gen *g, LLVMValueRef f, DType dt);
+/* Converts a value between dtypes with the semantics of `cast`. */
+LLVMValueRef gen_convert(Gen *g, LLVMValueRef v, DType from, DType to);
+/* A constant of dtype dt (rounded as the interpreter stores it). */
+LLVMValueRef gen_const(Gen *g, double v, DType dt);
+/* Elementwise op `e` (EX_OP) on operand values of dtype `dt_in`. */
+LLVMValueRef gen_op(Gen *g, const Expr *e, DType dt_in, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
+/* The float math the kernels share. */
+LLVMValueRef gen_fexp(Gen *g, LLVMValueRef x);
+LLVMValueRef gen_flog(Gen *g, LLVMValueRef x);
+LLVMValueRef gen_fsqrt(Gen *g, LLVMValueRef x);
+LLVMValueRef gen_fmuladd(Gen *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
+/* NaN-propagating max / min (the interpreter's maximum, minimum, reduce_max). */
+LLVMValueRef gen_fmax_nan(Gen *g, LLVMValueRef a, LLVMValueRef b, bool is_max);
+
+/* ---- llvm_expr.c ---- */
+/* Where an expression is evaluated: the output index (idx[0..rank), the last entry the
+ * position in the row), the kernel's primary result, and per kernel input the offset of
+ * the current row (NULL: computed from idx). */
+typedef struct {
+    const LLVMValueRef *idx;
+    LLVMValueRef acc;
+    const LLVMValueRef *rowbase;
+} GenPoint;
+
+LLVMValueRef gen_expr(Gen *g, const GenPoint *pt, int32_t e);
+/* The row offsets of every output-indexed input view for the row idx[0..rank-1). */
+void gen_row_bases(Gen *g, const LLVMValueRef *idx, LLVMValueRef *rowbase);
+/* Evaluates the kernel's expression at pt and stores it into the output view, whose row
+ * offset is outbase. */
+void gen_store_result(Gen *g, const GenPoint *pt, LLVMValueRef outbase);
+/* The dtype of the kernel's EX_ACC (the dtype its primary result is rounded to). */
+DType gen_acc_dtype(const Kernel *k);
+
+/* ---- llvm_kernels.c ---- */
+/* One output row of each kind: idx[0..rank-1) is the row; rowbase the input row
+ * offsets; outbase the output row offset. */
+void gen_row_elementwise(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+void gen_row_gemm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+void gen_row_norm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+void gen_row_reduce(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+
+/* ---- llvm_target.c ---- */
+/* Initialises LLVM's targets once. */
+void llvm_init_targets(void);
+/* A target machine for the options (host defaults); NULL with err on an unknown triple,
+ * CPU or feature. *triple_out receives the triple (LLVMDisposeMessage it). */
+LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple_out, IrError *err);
+/* Verifies (an internal error when it fails) and optimises the module at o->opt_level. */
+bool llvm_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, IrError *err);
+/* Where LLVM's diagnostics go instead of stderr: the first error is kept, warnings and
+ * remarks (e.g. a loop it was asked to vectorise and could not) are dropped. */
+typedef struct {
+    bool error;
+    char msg[400];
+} LlvmDiag;
+void llvm_quiet_diagnostics(LLVMContextRef ctx, LlvmDiag *sink);
+
+#endif

@@ -1,0 +1,328 @@
+/* llvm_kernels.c — the row bodies of the kernel kinds (one output row each, see
+ * llvm_gen.c for the skeleton). Floats accumulate in f32, integers in i64.
+ *
+ *   ELEMENTWISE  for j: out = expr
+ *   GEMM         B's n-stride 1: rows of NT outputs accumulate in a stack buffer, k outer,
+ *                n inner (an axpy per k, vectorised, llvm.fmuladd); otherwise (B's k-stride
+ *                1 is the transposed-weight case) one dot product over k per output,
+ *                vectorised with reassociation allowed. Then the epilogue per output.
+ *   ROW          normalize: mean, then Σ(x-mean)² (or Σx² without center), then
+ *                (x-mean)·rsqrt(var+eps); softmax / log_softmax: row max, Σexp(x-max),
+ *                then exp(x-max)/Σ or x-max-log Σ. Then the epilogue.
+ *   REDUCE       per output element, nested loops over the reduced (trailing) axes.
+ *   GATHER       per output element, the index is loaded, checked (0 ≤ i < len; else the
+ *                error cell gets RT_ERR_INDEX and the element is 0) and the table read.
+ */
+#include <math.h>
+
+#include "../../runtime/rt_plan.h"
+#include "llvm_internal.h"
+
+enum { GEMM_NT = 256 }; /* outputs per chunk of the axpy GEMM row */
+
+static LLVMValueRef f32c(Gen *g, double v) { return LLVMConstReal(g->t_f32, v); }
+
+static LLVMValueRef row_length(Gen *g)
+{
+    const View *o = &g->k->out;
+    return o->rank > 0 ? gen_dim(g, o->dims[o->rank - 1]) : gen_i64(g, 1);
+}
+
+static LLVMValueRef load_acc(Gen *g, LLVMValueRef p, LLVMTypeRef t) { return LLVMBuildLoad2(g->b, t, p, ""); }
+
+void gen_row_elementwise(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    int32_t r = g->k->out.rank;
+    GenLoop j;
+    gen_loop_begin(g, &j, gen_i64(g, 0), row_length(g), "j");
+    if (r > 0)
+        idx[r - 1] = j.iv;
+    GenPoint pt = {idx, NULL, rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+}
+
+/* ---- GEMM ---- */
+
+/* The accumulated value converted to the EX_ACC dtype. */
+static LLVMValueRef acc_value(Gen *g, LLVMValueRef acc, bool isf)
+{
+    DType adt = gen_acc_dtype(g->k);
+    return isf ? gen_convert(g, acc, DT_F32, adt) : gen_convert(g, acc, DT_I64, adt);
+}
+
+static void gemm_axpy(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase,
+                      LLVMValueRef rowA, LLVMValueRef baseB)
+{
+    const Kernel *k = g->k;
+    const View *A = &k->in[k->u.gemm.a], *B = &k->in[k->u.gemm.b];
+    int32_t r = k->out.rank;
+    LLVMBuilderRef b = g->b;
+    LLVMTypeRef at = LLVMArrayType(g->t_f32, GEMM_NT);
+    LLVMValueRef scratch = gen_alloca(g, at, "acc");
+    LLVMValueRef N = gen_dim(g, k->u.gemm.n), K = gen_dim(g, k->u.gemm.k), NT = gen_i64(g, GEMM_NT);
+    LLVMValueRef nchunks = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, N, gen_i64(g, GEMM_NT - 1), ""), NT, "");
+    GenLoop c, z, kk, n, e;
+    gen_loop_begin(g, &c, gen_i64(g, 0), nchunks, "chunk");
+    LLVMValueRef n0 = LLVMBuildNSWMul(b, c.iv, NT, "");
+    LLVMValueRef left = LLVMBuildNSWSub(b, N, n0, "");
+    LLVMValueRef nt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, left, NT, ""), left, NT, "");
+    LLVMValueRef zero[2] = {gen_i64(g, 0), NULL};
+    gen_loop_begin(g, &z, gen_i64(g, 0), nt, "zero");
+    zero[1] = z.iv;
+    LLVMBuildStore(b, f32c(g, 0), LLVMBuildInBoundsGEP2(b, at, scratch, zero, 2, ""));
+    gen_loop_end(g, &z, LOOP_PLAIN);
+
+    gen_loop_begin(g, &kk, gen_i64(g, 0), K, "k");
+    LLVMValueRef a = gen_load(g, A->buf, gen_offset_step(g, rowA, kk.iv, A->strides[r - 1]), DT_F32);
+    LLVMValueRef bk = LLVMBuildNSWAdd(b, gen_offset_step(g, baseB, kk.iv, B->strides[r - 2]), n0, "");
+    gen_loop_begin(g, &n, gen_i64(g, 0), nt, "n");
+    LLVMValueRef at_n[2] = {gen_i64(g, 0), n.iv};
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(b, at, scratch, at_n, 2, "");
+    LLVMValueRef bv = gen_load(g, B->buf, LLVMBuildNSWAdd(b, bk, n.iv, ""), DT_F32);
+    LLVMBuildStore(b, gen_fmuladd(g, a, bv, load_acc(g, p, g->t_f32)), p);
+    gen_loop_end(g, &n, LOOP_VECTORIZE);
+    gen_loop_end(g, &kk, LOOP_PLAIN);
+
+    gen_loop_begin(g, &e, gen_i64(g, 0), nt, "epilogue");
+    LLVMValueRef at_e[2] = {gen_i64(g, 0), e.iv};
+    LLVMValueRef acc = load_acc(g, LLVMBuildInBoundsGEP2(b, at, scratch, at_e, 2, ""), g->t_f32);
+    idx[r - 1] = LLVMBuildNSWAdd(b, n0, e.iv, "");
+    GenPoint pt = {idx, acc_value(g, acc, true), rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &e, LOOP_PLAIN);
+    gen_loop_end(g, &c, LOOP_PLAIN);
+}
+
+static void gemm_dot(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase,
+                     LLVMValueRef rowA, LLVMValueRef baseB, bool isf)
+{
+    const Kernel *k = g->k;
+    const View *A = &k->in[k->u.gemm.a], *B = &k->in[k->u.gemm.b];
+    int32_t r = k->out.rank;
+    LLVMBuilderRef b = g->b;
+    LLVMTypeRef t = isf ? g->t_f32 : g->t_i64;
+    DType ldt = isf ? DT_F32 : DT_I64;
+    LLVMValueRef accp = gen_alloca(g, t, "dot");
+    GenLoop n, kk;
+    gen_loop_begin(g, &n, gen_i64(g, 0), gen_dim(g, k->u.gemm.n), "n");
+    LLVMValueRef bn = gen_offset_step(g, baseB, n.iv, B->strides[r - 1]);
+    LLVMBuildStore(b, LLVMConstNull(t), accp);
+    gen_loop_begin(g, &kk, gen_i64(g, 0), gen_dim(g, k->u.gemm.k), "k");
+    LLVMValueRef av = gen_load(g, A->buf, gen_offset_step(g, rowA, kk.iv, A->strides[r - 1]), ldt);
+    LLVMValueRef bv = gen_load(g, B->buf, gen_offset_step(g, bn, kk.iv, B->strides[r - 2]), ldt);
+    LLVMValueRef acc = load_acc(g, accp, t);
+    LLVMBuildStore(b, isf ? gen_fmuladd(g, av, bv, acc) : LLVMBuildAdd(b, acc, LLVMBuildMul(b, av, bv, ""), ""),
+                   accp);
+    gen_loop_end(g, &kk, LOOP_VECTORIZE);
+    idx[r - 1] = n.iv;
+    GenPoint pt = {idx, acc_value(g, load_acc(g, accp, t), isf), rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &n, LOOP_PLAIN);
+}
+
+void gen_row_gemm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    const Kernel *k = g->k;
+    const View *A = &k->in[k->u.gemm.a], *B = &k->in[k->u.gemm.b];
+    int32_t r = k->out.rank;
+    bool isf = dtype_is_float(g->p->bufs[A->buf].dt);
+    LLVMValueRef rowA = gen_view_base(g, A, idx, r - 1); /* batch dims and m */
+    LLVMValueRef baseB = gen_view_base(g, B, idx, r - 2); /* batch dims */
+    Dim sbn = B->strides[r - 1];
+    if (isf && dim_is_const(sbn) && sbn.n == 1)
+        gemm_axpy(g, idx, rowbase, outbase, rowA, baseB);
+    else
+        gemm_dot(g, idx, rowbase, outbase, rowA, baseB, isf);
+}
+
+/* ---- ROW: normalize, softmax, log_softmax ---- */
+
+/* Σ f(x_j) over the row, f given by `kind`: 0 x, 1 (x-c)², 2 x², 3 exp(x-c); or max (4). */
+static LLVMValueRef row_fold(Gen *g, const View *in, LLVMValueRef base, LLVMValueRef len, int kind, LLVMValueRef c)
+{
+    LLVMBuilderRef b = g->b;
+    int32_t r = in->rank;
+    LLVMValueRef accp = gen_alloca(g, g->t_f32, "fold");
+    LLVMBuildStore(b, kind == 4 ? f32c(g, -INFINITY) : f32c(g, 0), accp);
+    GenLoop j;
+    gen_loop_begin(g, &j, gen_i64(g, 0), len, "j");
+    LLVMValueRef x = gen_load(g, in->buf, gen_offset_step(g, base, j.iv, in->strides[r - 1]), DT_F32);
+    LLVMValueRef acc = load_acc(g, accp, g->t_f32), v;
+    switch (kind) {
+    case 0: v = LLVMBuildFAdd(b, acc, x, ""); break;
+    case 1: {
+        LLVMValueRef d = LLVMBuildFSub(b, x, c, "");
+        v = gen_fmuladd(g, d, d, acc);
+        break;
+    }
+    case 2: v = gen_fmuladd(g, x, x, acc); break;
+    case 3: v = LLVMBuildFAdd(b, acc, gen_fexp(g, LLVMBuildFSub(b, x, c, "")), ""); break;
+    default: v = gen_fmax_nan(g, x, acc, true); break;
+    }
+    LLVMBuildStore(b, v, accp);
+    gen_loop_end(g, &j, kind <= 2 ? LOOP_VECTORIZE : LOOP_PLAIN);
+    return load_acc(g, accp, g->t_f32);
+}
+
+void gen_row_norm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    const Kernel *k = g->k;
+    const RowInfo *ri = &k->u.row;
+    const View *in = &k->in[ri->in];
+    int32_t r = k->out.rank;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef base = gen_view_base(g, in, idx, r - 1), len = gen_dim(g, in->dims[r - 1]);
+    LLVMValueRef flen = LLVMBuildSIToFP(b, len, g->t_f32, "");
+    LLVMValueRef c1 = NULL, c2 = NULL; /* normalize: mean (or 0), rstd; softmax: max, Σ */
+    if (ri->op == OP_NORMALIZE) {
+        LLVMValueRef var;
+        if (ri->center) {
+            c1 = LLVMBuildFDiv(b, row_fold(g, in, base, len, 0, NULL), flen, "");
+            var = row_fold(g, in, base, len, 1, c1);
+        } else {
+            c1 = f32c(g, 0);
+            var = row_fold(g, in, base, len, 2, NULL);
+        }
+        var = LLVMBuildFAdd(b, LLVMBuildFDiv(b, var, flen, ""), f32c(g, (float)ri->eps), "");
+        c2 = LLVMBuildFDiv(b, f32c(g, 1), gen_fsqrt(g, var), "");
+    } else if (ri->op == OP_SOFTMAX || ri->op == OP_LOG_SOFTMAX) {
+        c1 = row_fold(g, in, base, len, 4, NULL);
+        c2 = row_fold(g, in, base, len, 3, c1);
+        if (ri->op == OP_LOG_SOFTMAX)
+            c2 = gen_flog(g, c2);
+    } else {
+        gen_fail(g, "kernel %d: the LLVM backend has no row kernel for '%s'", g->ki, ir_ops[ri->op].name);
+        return;
+    }
+    GenLoop j;
+    gen_loop_begin(g, &j, gen_i64(g, 0), len, "j");
+    idx[r - 1] = j.iv;
+    LLVMValueRef x = gen_load(g, in->buf, gen_offset_step(g, base, j.iv, in->strides[r - 1]), DT_F32), y;
+    LLVMValueRef d = LLVMBuildFSub(b, x, c1, "");
+    if (ri->op == OP_NORMALIZE)
+        y = LLVMBuildFMul(b, d, c2, "");
+    else if (ri->op == OP_SOFTMAX)
+        y = LLVMBuildFDiv(b, gen_fexp(g, d), c2, "");
+    else
+        y = LLVMBuildFSub(b, d, c2, "");
+    GenPoint pt = {idx, acc_value(g, y, true), rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+}
+
+/* ---- REDUCE ---- */
+
+static void reduce_loops(Gen *g, const View *in, int d, LLVMValueRef off, LLVMValueRef accp, Op op, bool isf)
+{
+    LLVMBuilderRef b = g->b;
+    if (d == in->rank) {
+        LLVMTypeRef t = isf ? g->t_f32 : g->t_i64;
+        LLVMValueRef x = gen_load(g, in->buf, off, isf ? DT_F32 : DT_I64), acc = load_acc(g, accp, t), v;
+        if (op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN)
+            v = isf ? LLVMBuildFAdd(b, acc, x, "") : LLVMBuildAdd(b, acc, x, "");
+        else if (isf)
+            v = gen_fmax_nan(g, x, acc, op == OP_REDUCE_MAX);
+        else
+            v = LLVMBuildSelect(b, LLVMBuildICmp(b, op == OP_REDUCE_MAX ? LLVMIntSGT : LLVMIntSLT, x, acc, ""), x,
+                                acc, "");
+        LLVMBuildStore(b, v, accp);
+        return;
+    }
+    GenLoop l;
+    gen_loop_begin(g, &l, gen_i64(g, 0), gen_dim(g, in->dims[d]), "red");
+    reduce_loops(g, in, d + 1, gen_offset_step(g, off, l.iv, in->strides[d]), accp, op, isf);
+    bool sum = op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN;
+    gen_loop_end(g, &l, d + 1 == in->rank && sum ? LOOP_VECTORIZE : LOOP_PLAIN);
+}
+
+void gen_row_reduce(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    const Kernel *k = g->k;
+    const View *in = &k->in[k->u.reduce.in];
+    Op op = k->u.reduce.op;
+    int32_t r = k->out.rank;
+    LLVMBuilderRef b = g->b;
+    DType idt = g->p->bufs[in->buf].dt;
+    bool isf = dtype_is_float(idt);
+    LLVMTypeRef t = isf ? g->t_f32 : g->t_i64;
+    LLVMValueRef accp = gen_alloca(g, t, "red");
+    LLVMValueRef init;
+    if (op == OP_REDUCE_MAX || op == OP_REDUCE_MIN) {
+        bool mx = op == OP_REDUCE_MAX;
+        int64_t lo = idt == DT_I32 ? INT32_MIN : INT64_MIN, hi = idt == DT_I32 ? INT32_MAX : INT64_MAX;
+        init = isf ? f32c(g, mx ? -INFINITY : INFINITY) : gen_i64(g, mx ? lo : hi);
+    } else {
+        init = LLVMConstNull(t);
+    }
+    GenLoop j;
+    gen_loop_begin(g, &j, gen_i64(g, 0), row_length(g), "j");
+    if (r > 0)
+        idx[r - 1] = j.iv;
+    LLVMBuildStore(b, init, accp);
+    reduce_loops(g, in, r, gen_view_base(g, in, idx, r), accp, op, isf);
+    LLVMValueRef acc = load_acc(g, accp, t);
+    if (op == OP_REDUCE_MEAN) {
+        LLVMValueRef count = gen_i64(g, 1);
+        for (int d = r; d < in->rank; d++)
+            count = LLVMBuildNSWMul(b, count, gen_dim(g, in->dims[d]), "");
+        if (isf) {
+            acc = LLVMBuildFDiv(b, acc, LLVMBuildSIToFP(b, count, g->t_f32, ""), "");
+        } else {
+            /* the sum wraps to the dtype first; the mean of nothing is 0 (never a trap) */
+            acc = gen_convert(g, gen_convert(g, acc, DT_I64, idt), idt, DT_I64);
+            LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, count, gen_i64(g, 0), "");
+            LLVMValueRef q = LLVMBuildSDiv(b, acc, LLVMBuildSelect(b, z, gen_i64(g, 1), count, ""), "");
+            acc = LLVMBuildSelect(b, z, gen_i64(g, 0), q, "");
+        }
+    }
+    GenPoint pt = {idx, acc_value(g, acc, isf), rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+}
+
+/* ---- GATHER ---- */
+
+void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    const Kernel *k = g->k;
+    const GatherInfo *ga = &k->u.gather;
+    const View *tv = &k->in[ga->in], *iv = &k->in[ga->idx];
+    int32_t r = k->out.rank, ax = ga->axis, ri = iv->rank;
+    LLVMBuilderRef b = g->b;
+    DType adt = gen_acc_dtype(k);
+    LLVMValueRef len = gen_dim(g, tv->dims[ax]);
+    GenLoop j;
+    gen_loop_begin(g, &j, gen_i64(g, 0), row_length(g), "j");
+    if (r > 0)
+        idx[r - 1] = j.iv;
+    LLVMValueRef at = gen_load(g, iv->buf, gen_view_base(g, iv, idx + ax, ri), DT_I64);
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "in_range");
+    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "out_of_range");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "gathered");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, at, len, ""), ok, bad);
+
+    LLVMPositionBuilderAtEnd(b, ok);
+    LLVMValueRef ti[IR_MAX_RANK];
+    for (int d = 0; d < tv->rank; d++)
+        ti[d] = d < ax ? idx[d] : d == ax ? at : idx[d - 1 + ri];
+    LLVMValueRef v = gen_load(g, tv->buf, gen_view_base(g, tv, ti, tv->rank), adt);
+    LLVMBasicBlockRef ok_end = LLVMGetInsertBlock(b);
+    LLVMBuildBr(b, join);
+
+    LLVMPositionBuilderAtEnd(b, bad);
+    LLVMValueRef st = LLVMBuildStore(b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
+    LLVMSetAlignment(st, 4);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic); /* threads may all report it */
+    gen_alias(g, st, g->p->nbufs);
+    LLVMBuildBr(b, join);
+
+    LLVMPositionBuilderAtEnd(b, join);
+    LLVMValueRef phi = LLVMBuildPhi(b, gen_value_type(g, adt), "");
+    LLVMValueRef vals[2] = {v, gen_const(g, 0, adt)};
+    LLVMBasicBlockRef from[2] = {ok_end, bad};
+    LLVMAddIncoming(phi, vals, from, 2);
+    GenPoint pt = {idx, phi, rowbase};
+    gen_store_result(g, &pt, outbase);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+}

@@ -9,9 +9,12 @@
 #include "../runtime/safetensors.h"
 
 /* Each subcommand: argv[0] is its name; returns the process exit status. */
+int cmd_compile(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* `vitc run model.so ...`: runs a compiled shared object through its C ABI (run_so.c). */
+int run_shared_object(int argc, char **argv);
 
 /* Reads a model: a .vit file through the frontend, anything else as .vir text.
  * NULL on error (diagnostics in d). */

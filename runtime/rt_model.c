@@ -1,0 +1,453 @@
+/* rt_model.c — the C ABI of vitrt.h over the plan and kernels of a generated object.
+ *
+ * vit_open parses vit__plan, binds parameters (a safetensors file, or vit__weights),
+ * copies constants, allocates folded buffers and runs the once-kernels. vit_run feeds the
+ * images in chunks of at most max_images: it binds the batch symbol, places inputs,
+ * temporaries and outputs in one workspace by liveness (cached per binding), copies the
+ * pixels in, runs the kernels in order on the pool and copies the outputs out.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vitrt.h"
+#include "rt_internal.h"
+
+/* What the generated object defines (weak: the runtime links without them). */
+extern const unsigned char vit__plan[] __attribute__((weak));
+extern const unsigned long long vit__plan_size __attribute__((weak));
+extern const VitKernelFn vit__kernels[] __attribute__((weak));
+extern const VitExtentFn vit__extents[] __attribute__((weak));
+extern const unsigned char vit__weights[] __attribute__((weak));
+extern const unsigned long long vit__weights_size __attribute__((weak));
+
+enum { NCACHE = 4 };
+#define SERIAL_FLOPS 2e5 /* kernels below this run on the calling thread */
+
+typedef struct {
+    int64_t key;  /* the batch symbol's value (0: fixed batch) */
+    size_t *off;  /* per buffer */
+    size_t total;
+    unsigned long used;
+} Placement;
+
+struct vit_model {
+    RtPlan *plan;
+    StFile *weights;
+    char **bufs;     /* nbufs + 1: the last points at errcell */
+    void **owned;    /* per buffer: memory to free */
+    int32_t errcell;
+    int64_t *syms;
+    int image;       /* the image input buffer */
+    int batch_sym;   /* -1: a fixed batch of info.max_images */
+    int64_t *out_per;/* per output: elements per image */
+    RtLive *live;
+    Placement cache[NCACHE];
+    unsigned long tick;
+    char *ws;
+    size_t ws_cap;
+    RtPool *pool;
+    char *output_kind;
+    struct vit_info info;
+    RtProfile *prof; /* VIT_PROFILE=1: per kernel time, printed by vit_close */
+};
+
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static void *aligned(size_t n)
+{
+    void *p = NULL;
+    return posix_memalign(&p, RT_ALIGN, n ? n : RT_ALIGN) == 0 ? p : NULL;
+}
+
+/* ---- running kernels ---- */
+
+static void run_kernel(vit_model *m, int k)
+{
+    const RtKernel *kn = &m->plan->kernels[k];
+    int64_t extent = vit__extents[k](m->syms);
+    if (extent <= 0)
+        return;
+    double flops = kn->flops * (kn->flops_sym >= 0 ? (double)m->syms[kn->flops_sym] : 1.0);
+    double t0 = m->prof ? rt_now() : 0;
+    int threads = rt_pool_threads(m->pool);
+    if (threads == 1 || extent == 1 || flops < SERIAL_FLOPS) {
+        vit__kernels[k](m->bufs, m->syms, 0, extent);
+    } else {
+        int64_t chunks = (int64_t)threads * 4;
+        rt_pool_run(m->pool, vit__kernels[k], m->bufs, m->syms, extent, (extent + chunks - 1) / chunks);
+    }
+    if (m->prof)
+        rt_profile_add(m->prof, k, rt_now() - t0, flops, extent);
+}
+
+/* Runs the kernels with once == `once`; -1 with a message when one sets the error cell. */
+static int run_kernels(vit_model *m, int once, char *err, size_t errlen)
+{
+    m->errcell = RT_ERR_NONE;
+    for (int k = 0; k < m->plan->nkernels; k++) {
+        if (m->plan->kernels[k].once != once)
+            continue;
+        run_kernel(m, k);
+        if (m->errcell != RT_ERR_NONE) {
+            const char *label = m->plan->kernels[k].label;
+            if (m->errcell == RT_ERR_INDEX)
+                return errf(err, errlen, "a gather index was out of range in kernel %s", label);
+            return errf(err, errlen, "kernel %s failed with error %d", label, (int)m->errcell);
+        }
+    }
+    return 0;
+}
+
+/* ---- opening ---- */
+
+/* The image input and the outputs per image; 0 or -1 with a message. */
+static int find_io(vit_model *m, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    m->image = -1;
+    for (int i = 0; i < p->nbufs; i++) {
+        if (p->bufs[i].kind != RT_BUF_INPUT)
+            continue;
+        if (m->image >= 0)
+            return errf(err, errlen, "the model has several inputs ('%s', '%s'); vit_run feeds one image input",
+                        p->bufs[m->image].name, p->bufs[i].name);
+        m->image = i;
+    }
+    if (m->image < 0)
+        return errf(err, errlen, "the model has no input");
+    const RtBuffer *in = &p->bufs[m->image];
+    char ty[256];
+    rt_format_type(p, in, ty, sizeof ty);
+    int ok = in->rank == 4 && in->dtype <= RT_DT_BF16 && (in->dims[0].sym < 0 || in->dims[0].n == 1);
+    for (int d = 1; d < 4 && ok; d++)
+        ok = in->dims[d].sym < 0 && in->dims[d].n >= 1 && in->dims[d].n <= 1 << 16;
+    if (!ok || (in->dims[0].sym < 0 && (in->dims[0].n < 1 || in->dims[0].n > 1 << 20)))
+        return errf(err, errlen, "the model's input '%s' is %s, not images [B,H,W,C] of floats", in->name, ty);
+    m->batch_sym = in->dims[0].sym < 0 ? -1 : (int)in->dims[0].sym;
+    for (int i = 0; i < p->nbufs; i++) /* every size is fixed by the batch */
+        for (int d = 0; d < p->bufs[i].rank; d++)
+            if (p->bufs[i].dims[d].sym >= 0 && p->bufs[i].dims[d].sym != m->batch_sym)
+                return errf(err, errlen, "the model has a size '%s' that the images do not fix; this runtime binds "
+                            "only the batch", p->syms[p->bufs[i].dims[d].sym].name);
+    int64_t batch = m->batch_sym < 0 ? in->dims[0].n : p->syms[m->batch_sym].max;
+    m->info.height = (int)in->dims[1].n;
+    m->info.width = (int)in->dims[2].n;
+    m->info.channels = (int)in->dims[3].n;
+    m->info.max_images = (int)batch;
+    if (p->noutputs == 0)
+        return errf(err, errlen, "the model has no outputs");
+    int64_t total = 0;
+    for (int o = 0; o < p->noutputs; o++) {
+        const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
+        int64_t numel = rt_buffer_bytes(b, m->syms) / (int64_t)rt_dtype_size(b->dtype);
+        int rows = b->rank >= 1 && (m->batch_sym < 0 ? b->dims[0].sym < 0 && b->dims[0].n % batch == 0
+                                                      : b->dims[0].sym == m->batch_sym);
+        for (int d = 1; d < b->rank && rows; d++)
+            rows = b->dims[d].sym < 0;
+        if (!rows) {
+            rt_format_type(p, b, ty, sizeof ty);
+            return errf(err, errlen, "output '%s' (%s) has no row per image", p->outputs[o].name, ty);
+        }
+        m->out_per[o] = m->batch_sym < 0 ? numel / batch : numel;
+        total += m->out_per[o];
+    }
+    if (total > (1 << 30))
+        return errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
+    m->info.outputs = (int)total;
+    return 0;
+}
+
+static int set_info(vit_model *m, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    size_t len = 1;
+    for (int o = 0; o < p->noutputs; o++)
+        len += strlen(p->outputs[o].name) + 1;
+    if (!(m->output_kind = malloc(len)))
+        return errf(err, errlen, "out of memory");
+    m->output_kind[0] = 0;
+    for (int o = 0; o < p->noutputs; o++) {
+        if (o)
+            strcat(m->output_kind, ",");
+        strcat(m->output_kind, p->outputs[o].name);
+    }
+    struct vit_info *i = &m->info;
+    i->name = p->name;
+    i->output_kind = m->output_kind;
+    i->resize = (int)p->resize;
+    i->crop = (int)p->crop;
+    for (int c = 0; c < 3; c++) {
+        i->mean[c] = p->nmean == 0 ? 0.0f : (float)p->mean[p->nmean == 1 ? 0 : c < p->nmean ? c : p->nmean - 1];
+        i->std[c] = p->nstd == 0 ? 1.0f : (float)p->std[p->nstd == 1 ? 0 : c < p->nstd ? c : p->nstd - 1];
+    }
+    i->labels = p->labels;
+    i->abi_version = VITRT_ABI_VERSION;
+    return 0;
+}
+
+static int load_weights(vit_model *m, const char *path, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    int nparams = 0;
+    for (int i = 0; i < p->nbufs; i++)
+        nparams += p->bufs[i].kind == RT_BUF_PARAM;
+    const char *what = "the weights file";
+    if (path) {
+        m->weights = st_open(path, err, errlen);
+        if (!m->weights)
+            return -1;
+    } else if (vit__weights && &vit__weights_size) {
+        char msg[512];
+        m->weights = st_open_memory(vit__weights, (size_t)vit__weights_size, msg, sizeof msg);
+        if (!m->weights)
+            return errf(err, errlen, "the embedded weights: %s", msg);
+        what = "the embedded weights";
+    } else if (nparams) {
+        return errf(err, errlen, "the model has %d parameters and no embedded weights: give a safetensors file",
+                    nparams);
+    }
+    return m->weights ? rt_bind_params(p, m->weights, what, m->bufs, m->owned, err, errlen) : 0;
+}
+
+static int default_threads(void)
+{
+    const char *s = getenv("VIT_NUM_THREADS");
+    if (s && *s) {
+        char *end;
+        long n = strtol(s, &end, 10);
+        if (!*end && n >= 1 && n <= 1024)
+            return (int)n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
+{
+    if (!vit__plan || !&vit__plan_size || !vit__kernels || !vit__extents)
+        return errf(err, errlen, "this object holds no compiled model (vit__plan is missing)");
+    if (!(m->plan = rt_plan_parse(vit__plan, (size_t)vit__plan_size, err, errlen)))
+        return -1;
+    const RtPlan *p = m->plan;
+    size_t nb = (size_t)p->nbufs + 1;
+    m->bufs = calloc(nb, sizeof *m->bufs);
+    m->owned = calloc(nb, sizeof *m->owned);
+    m->syms = calloc((size_t)p->nsyms + 1, sizeof *m->syms);
+    m->out_per = calloc((size_t)p->noutputs + 1, sizeof *m->out_per);
+    m->live = calloc(nb, sizeof *m->live);
+    int ok = m->bufs && m->owned && m->syms && m->out_per && m->live;
+    for (int c = 0; c < NCACHE; c++)
+        ok = ok && (m->cache[c].off = calloc(nb, sizeof *m->cache[c].off)) != NULL;
+    if (!ok)
+        return errf(err, errlen, "out of memory");
+    m->bufs[p->nbufs] = (char *)&m->errcell;
+    for (int s = 0; s < p->nsyms; s++)
+        m->syms[s] = 1;
+    if (find_io(m, err, errlen) || set_info(m, err, errlen) || load_weights(m, path, err, errlen))
+        return -1;
+    for (int i = 0; i < p->nbufs; i++) {
+        const RtBuffer *b = &p->bufs[i];
+        if (b->kind != RT_BUF_CONST && b->kind != RT_BUF_FOLDED)
+            continue;
+        size_t bytes = (size_t)rt_buffer_bytes(b, m->syms);
+        if (!(m->owned[i] = aligned(bytes)))
+            return errf(err, errlen, "out of memory for buffer %d (%zu bytes)", i, bytes);
+        m->bufs[i] = m->owned[i];
+        if (b->kind == RT_BUF_CONST)
+            memcpy(m->bufs[i], b->data, b->nbytes);
+    }
+    m->pool = rt_pool_new(default_threads());
+    const char *prof = getenv("VIT_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0)
+        m->prof = rt_profile_new(p->nkernels);
+    if (run_kernels(m, 1, err, errlen))
+        return -1;
+    return 0;
+}
+
+RT_EXPORT vit_model *vit_open(const char *weights_path, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    vit_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (open_model(m, weights_path, err, errlen) != 0) {
+        vit_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+RT_EXPORT int vit_info(const vit_model *m, struct vit_info *info)
+{
+    if (!m || !info)
+        return -1;
+    *info = m->info;
+    return 0;
+}
+
+RT_EXPORT void vit_set_threads(vit_model *m, int n)
+{
+    if (!m)
+        return;
+    n = n < 1 ? 1 : n > 1024 ? 1024 : n;
+    if (m->pool && rt_pool_threads(m->pool) == n)
+        return;
+    rt_pool_free(m->pool);
+    m->pool = rt_pool_new(n); /* NULL: every kernel on the calling thread */
+}
+
+RT_EXPORT void vit_close(vit_model *m)
+{
+    if (!m)
+        return;
+    if (m->prof && m->plan)
+        rt_profile_print(m->prof, m->plan, rt_pool_threads(m->pool));
+    rt_profile_free(m->prof);
+    rt_pool_free(m->pool);
+    for (int i = 0; m->owned && m->plan && i < m->plan->nbufs; i++)
+        free(m->owned[i]);
+    for (int c = 0; c < NCACHE; c++)
+        free(m->cache[c].off);
+    st_close(m->weights);
+    rt_plan_free(m->plan);
+    free(m->owned);
+    free(m->bufs);
+    free(m->syms);
+    free(m->out_per);
+    free(m->live);
+    free(m->ws);
+    free(m->output_kind);
+    free(m);
+}
+
+/* ---- running ---- */
+
+/* The workspace placement for the current binding (cached). */
+static const Placement *placement(vit_model *m, int64_t key, char *err, size_t errlen)
+{
+    Placement *lru = &m->cache[0];
+    for (int c = 0; c < NCACHE; c++) {
+        if (m->cache[c].used && m->cache[c].key == key) {
+            m->cache[c].used = ++m->tick;
+            return &m->cache[c];
+        }
+        if (m->cache[c].used < lru->used)
+            lru = &m->cache[c];
+    }
+    const RtPlan *p = m->plan;
+    for (int i = 0; i < p->nbufs; i++) {
+        const RtBuffer *b = &p->bufs[i];
+        RtLive *l = &m->live[i];
+        int64_t first = b->first < 0 ? 0 : b->first, last = b->last < first ? first : b->last;
+        *l = (RtLive){0, 0, 0};
+        if (b->kind == RT_BUF_TEMP)
+            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), first, last};
+        else if (b->kind == RT_BUF_INPUT)
+            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), 0, last};
+        else if (b->kind == RT_BUF_OUTPUT)
+            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), first, p->nkernels};
+    }
+    lru->used = 0;
+    if (rt_place(m->live, p->nbufs, lru->off, &lru->total) != 0) {
+        errf(err, errlen, "out of memory while planning the workspace");
+        return NULL;
+    }
+    lru->key = key;
+    lru->used = ++m->tick;
+    return lru;
+}
+
+/* Runs images [0, n) of a chunk (n ≤ max_images) into out. */
+static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    int64_t key = 0;
+    if (m->batch_sym >= 0)
+        key = m->syms[m->batch_sym] = n;
+    const Placement *pl = placement(m, key, err, errlen);
+    if (!pl)
+        return -1;
+    if (pl->total > m->ws_cap) {
+        free(m->ws);
+        m->ws_cap = 0;
+        if (!(m->ws = aligned(pl->total)))
+            return errf(err, errlen, "out of memory for a workspace of %zu bytes", pl->total);
+        m->ws_cap = pl->total;
+    }
+    for (int i = 0; i < p->nbufs; i++) {
+        int k = p->bufs[i].kind;
+        if (k == RT_BUF_TEMP || k == RT_BUF_INPUT || k == RT_BUF_OUTPUT)
+            m->bufs[i] = m->ws + pl->off[i];
+    }
+    const RtBuffer *in = &p->bufs[m->image];
+    size_t per = (size_t)m->info.height * (size_t)m->info.width * (size_t)m->info.channels;
+    size_t esize = rt_dtype_size(in->dtype);
+    int batch = m->batch_sym >= 0 ? n : m->info.max_images;
+    for (int i = 0; i < batch; i++) {
+        char *dst = m->bufs[m->image] + (size_t)i * per * esize;
+        if (i >= n)
+            memset(dst, 0, per * esize); /* padding of a fixed batch */
+        else
+            rt_convert(dst, in->dtype, images[i].pixels, RT_DT_F32, (int64_t)per);
+    }
+    if (run_kernels(m, 0, err, errlen))
+        return -1;
+    int64_t off = 0;
+    for (int o = 0; o < p->noutputs; o++) {
+        const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
+        const char *src = m->bufs[p->outputs[o].buffer];
+        int64_t k = m->out_per[o];
+        size_t row = (size_t)k * rt_dtype_size(b->dtype);
+        for (int i = 0; i < n; i++)
+            rt_convert(out + (int64_t)i * m->info.outputs + off, RT_DT_F32, src + (size_t)i * row, b->dtype, k);
+        off += k;
+    }
+    return 0;
+}
+
+RT_EXPORT int vit_run(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!m)
+        return errf(err, errlen, "no model (vit_open failed?)");
+    if (n < 0)
+        return errf(err, errlen, "the number of images is negative (%d)", n);
+    if (n == 0)
+        return 0;
+    if (!images || !out)
+        return errf(err, errlen, "%s is NULL", images ? "out" : "images");
+    const struct vit_info *in = &m->info;
+    for (int i = 0; i < n; i++) {
+        const vit_image *im = &images[i];
+        if (im->height != in->height || im->width != in->width || im->channels != in->channels)
+            return errf(err, errlen, "image %d is %dx%dx%d (height x width x channels) but the model takes %dx%dx%d",
+                        i, im->height, im->width, im->channels, in->height, in->width, in->channels);
+        if (!im->pixels)
+            return errf(err, errlen, "image %d has no pixels", i);
+    }
+    for (int s = 0; s < n; s += in->max_images) {
+        int cnt = n - s < in->max_images ? n - s : in->max_images;
+        if (run_chunk(m, images + s, cnt, out + (size_t)s * (size_t)in->outputs, err, errlen))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* rt_pool.c — the thread pool of one model.
+ *
+ * n - 1 workers plus the calling thread run each kernel: the extent is cut into chunks
+ * that the threads claim from one atomic ticket (dynamic scheduling, so a slow or
+ * descheduled thread takes fewer). The ticket packs the job's generation, its chunk count
+ * and the next chunk index; a claim is a compare-and-swap of the whole ticket, so it
+ * succeeds only while the job still has unclaimed chunks, and then the job (whose fields
+ * the caller changes only once every chunk is done) is stable. The caller waits for its
+ * chunks to be done, never for workers that took none: a worker the OS has not scheduled
+ * costs nothing. Idle workers spin briefly on the ticket (a kernel follows the previous
+ * one within microseconds), then sleep on a condition variable.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "rt_internal.h"
+
+enum { SPIN = 2000, IDX_BITS = 20, MAX_CHUNKS = (1 << IDX_BITS) - 1 };
+#define GEN_OF(t) ((t) >> (2 * IDX_BITS))
+#define N_OF(t) (((t) >> IDX_BITS) & MAX_CHUNKS)
+#define IDX_OF(t) ((t) & MAX_CHUNKS)
+
+struct RtPool {
+    int n;
+    pthread_t *threads;
+    int started; /* workers running */
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done_cv;
+    int stop;
+    atomic_uint_fast64_t ticket; /* gen | nchunks | next index */
+    atomic_int_fast64_t done;    /* chunks of the current job finished */
+    atomic_int waiting;          /* the caller sleeps on done_cv */
+    /* the current job: stable while it has unclaimed chunks */
+    VitKernelFn fn;
+    char *const *bufs;
+    const int64_t *syms;
+    int64_t extent, chunk;
+};
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Claims and runs chunks of the job of generation `gen` until none is left. */
+static void work(RtPool *p, uint64_t gen)
+{
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        if (GEN_OF(t) != gen || IDX_OF(t) >= N_OF(t))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        int64_t b = (int64_t)IDX_OF(t) * p->chunk;
+        int64_t e = b + p->chunk < p->extent ? b + p->chunk : p->extent;
+        int64_t n = (int64_t)N_OF(t);
+        p->fn(p->bufs, p->syms, b, e);
+        /* sequentially consistent, against the caller's store of `waiting` then load of `done` */
+        if (atomic_fetch_add(&p->done, 1) + 1 == n && atomic_load(&p->waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    RtPool *p = arg;
+    uint64_t seen = 0;
+    for (;;) {
+        for (int i = 0; i < SPIN && GEN_OF(atomic_load_explicit(&p->ticket, memory_order_acquire)) == seen; i++)
+            relax();
+        pthread_mutex_lock(&p->mu);
+        while (GEN_OF(atomic_load(&p->ticket)) == seen && !p->stop)
+            pthread_cond_wait(&p->wake, &p->mu);
+        int stop = p->stop;
+        seen = GEN_OF(atomic_load(&p->ticket));
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        work(p, seen);
+    }
+}
+
+RtPool *rt_pool_new(int n)
+{
+    RtPool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->n = n < 1 ? 1 : n;
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->done, 0);
+    atomic_init(&p->waiting, 0);
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (pthread_cond_init(&p->wake, NULL) != 0 || pthread_cond_init(&p->done_cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
+    if (p->n > 1 && !(p->threads = calloc((size_t)p->n - 1, sizeof *p->threads)))
+        p->n = 1;
+    for (int i = 0; i < p->n - 1; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+            break;
+        p->started++;
+    }
+    p->n = p->started + 1; /* fewer threads if some could not start */
+    return p;
+}
+
+void rt_pool_free(RtPool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done_cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+int rt_pool_threads(const RtPool *p) { return p ? p->n : 1; }
+
+void rt_pool_run(RtPool *p, VitKernelFn fn, char *const *bufs, const int64_t *syms, int64_t extent, int64_t chunk)
+{
+    if (extent <= 0)
+        return;
+    if (chunk < 1)
+        chunk = 1;
+    if (extent / chunk >= MAX_CHUNKS)
+        chunk = extent / (MAX_CHUNKS - 1) + 1;
+    if (!p || p->n == 1 || chunk >= extent) {
+        fn(bufs, syms, 0, extent);
+        return;
+    }
+    uint64_t nchunks = (uint64_t)((extent + chunk - 1) / chunk);
+    /* every chunk of the previous job is done: no worker reads these fields now */
+    p->fn = fn;
+    p->bufs = bufs;
+    p->syms = syms;
+    p->extent = extent;
+    p->chunk = chunk;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint64_t gen = (GEN_OF(atomic_load(&p->ticket)) + 1) & ((1u << 24) - 1);
+    if (gen == 0)
+        gen = 1; /* 0 is the workers' initial `seen` */
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->ticket, gen << (2 * IDX_BITS) | nchunks << IDX_BITS, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    work(p, gen);
+    for (int i = 0; i < SPIN && atomic_load_explicit(&p->done, memory_order_acquire) < (int64_t)nchunks; i++)
+        relax();
+    if (atomic_load_explicit(&p->done, memory_order_acquire) < (int64_t)nchunks) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->waiting, 1);
+        while (atomic_load(&p->done) < (int64_t)nchunks)
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store(&p->waiting, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
+}

@@ -1,0 +1,425 @@
+/* cmd_compile.c — `vitc compile MODEL -o model.so`: a model to native code.
+ *
+ *   load (.vit or .vir) → the -O level's pass pipeline (or --passes) → plan_build →
+ *   plan_serialize_model (preprocessing and label text embedded) → llvm_compile → for
+ *   --emit=so (the default) a link with the runtime into a self-contained shared object:
+ *
+ *     cc -shared -o OUT model.o -Wl,-u,vit_open,... libvitc_rt.a -lm -lpthread
+ *        -Wl,--version-script=exports
+ *
+ * The version script exports the vit_* functions of runtime/vitrt.h and nothing else, so
+ * several models load side by side. --embed-weights checks the file against the plan at
+ * compile time (the same checks as vit_open) and puts its bytes in the object.
+ *
+ * Exit status: 0 success, 1 errors (model, plan, backend, link), 2 bad command-line usage.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../backends/plan_blob.h"
+#include "../passes/passes.h"
+#include "../runtime/rt_internal.h"
+#include "cmd.h"
+#ifdef VITC_HAVE_LLVM
+#include "../backends/llvm/llvm_backend.h"
+#endif
+
+extern char **environ;
+
+enum { MAX_INCLUDES = 64 };
+typedef enum { EMIT_SO, EMIT_OBJ, EMIT_ASM, EMIT_LLVM } Emit;
+
+typedef struct {
+    const char *file, *output, *passes, *target, *cpu, *features, *weights;
+    int opt_level; /* -1: none given (-O2) */
+    Emit emit;
+    bool verbose;
+    const char *includes[MAX_INCLUDES + 1];
+    int nincludes;
+} CompileArgs;
+
+static void usage(FILE *out)
+{
+    fputs("usage: vitc compile [options] MODEL -o OUT\n"
+          "\n"
+          "Compiles a model (.vit, or .vir text) to native code: by default a shared object\n"
+          "that exports the C ABI of vitrt.h (vit_open, vit_info, vit_run, vit_close).\n"
+          "\n"
+          "options:\n"
+          "  -o FILE                 the output (default: MODEL's name with .so, .o, .s or .ll)\n"
+          "  -O0 .. -O3              optimisation level of the passes and of LLVM (default -O2)\n"
+          "  --passes=P1,P2,...      run these graph passes instead of the -O level's pipeline\n"
+          "  --emit=so|obj|asm|llvm  a shared object (default), an object file, assembly or LLVM IR\n"
+          "  --target=TRIPLE         the target triple (default: the host's)\n"
+          "  -mcpu=CPU               the target CPU (default: the host's, with its features)\n"
+          "  -mattr=FEATURES         target features, LLVM-style (+avx2,-avx512f)\n"
+          "  --embed-weights FILE    put these weights (safetensors) in the output; vit_open(NULL)\n"
+          "                          then uses them\n"
+          "  -I DIR                  search DIR for `import`ed .vit files (repeatable)\n"
+          "  -v                      print the link command\n"
+          "  --help                  show this help and exit\n"
+          "\n"
+          "The shared object links with the runtime (libvitc_rt.a) through `cc` and depends on\n"
+          "libc, libm and libpthread only.\n",
+          out);
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vitc compile: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see `vitc compile --help`)\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vitc compile: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+/* -1 to go on, else the exit status */
+static int parse_args(int argc, char **argv, CompileArgs *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v = NULL;
+        bool bad = false;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "-v") == 0) {
+            a->verbose = true;
+        } else if (strncmp(arg, "-O", 2) == 0) {
+            if (strlen(arg) != 3 || arg[2] < '0' || arg[2] > '3')
+                return bad_usage("unknown optimisation level '%s' (use -O0, -O1, -O2 or -O3)", arg);
+            a->opt_level = arg[2] - '0';
+        } else if (strncmp(arg, "-mcpu=", 6) == 0) {
+            a->cpu = arg + 6;
+        } else if (strncmp(arg, "-mattr=", 7) == 0) {
+            a->features = arg + 7;
+        } else if (tool_opt(argc, argv, &i, "--target", &v, &bad)) {
+            if (bad)
+                return 2;
+            a->target = v;
+        } else if (tool_opt(argc, argv, &i, "--passes", &v, &bad)) {
+            if (bad)
+                return 2;
+            a->passes = v;
+        } else if (tool_opt(argc, argv, &i, "--embed-weights", &v, &bad)) {
+            if (bad)
+                return 2;
+            a->weights = v;
+        } else if (tool_opt(argc, argv, &i, "--emit", &v, &bad)) {
+            if (bad)
+                return 2;
+            static const char *const names[] = {"so", "obj", "asm", "llvm"};
+            int k = 0;
+            while (k < 4 && strcmp(v, names[k]) != 0)
+                k++;
+            if (k == 4)
+                return bad_usage("unknown --emit kind '%s' (use so, obj, asm or llvm)", v);
+            a->emit = (Emit)k;
+        } else if (strncmp(arg, "-I", 2) == 0 || strncmp(arg, "-o", 2) == 0) {
+            v = arg[2] ? arg + 2 : i + 1 < argc ? argv[++i] : NULL;
+            if (!v)
+                return bad_usage("option '%s' needs a value", arg);
+            if (arg[1] == 'o') {
+                a->output = v;
+            } else {
+                if (a->nincludes == MAX_INCLUDES)
+                    return bad_usage("too many -I options at '%s'", v);
+                a->includes[a->nincludes++] = v;
+            }
+        } else if (arg[0] == '-' && arg[1] != 0) {
+            return bad_usage("unknown option '%s'", arg);
+        } else if (a->file) {
+            return bad_usage("more than one input file ('%s')", arg);
+        } else {
+            a->file = arg;
+        }
+    }
+    if (!a->file)
+        return bad_usage("no input file");
+    if (a->passes && a->opt_level >= 0)
+        return bad_usage("--passes and -O%d cannot be combined", a->opt_level);
+    IrError err;
+    if (a->passes && !pass_check_pipeline(a->passes, &err))
+        return bad_usage("--passes: %s", err.msg);
+    return -1;
+}
+
+/* ---- paths ---- */
+
+/* MODEL's name without its folder and extension, plus `ext` (caller frees). */
+static char *default_output(const char *model, const char *ext)
+{
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *s = ir_malloc(n + strlen(ext) + 1);
+    if (s) {
+        memcpy(s, base, n);
+        strcpy(s + n, ext);
+    }
+    return s;
+}
+
+/* The folder of a path ("." when none; caller frees). */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ir_strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *s = ir_malloc(n + 1);
+    if (s) {
+        memcpy(s, path, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+/* Whether `path` can be written: an existing file writable, or a new one in a writable folder. */
+static bool writable(const char *path, char *why, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(why, n, "it is a directory");
+            return false;
+        }
+        if (access(path, W_OK) != 0) {
+            snprintf(why, n, "%s", strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    char *dir = dir_of(path);
+    bool ok = dir && access(dir, W_OK) == 0;
+    if (!ok)
+        snprintf(why, n, "%s", dir ? strerror(errno) : "out of memory");
+    ir_free(dir);
+    return ok;
+}
+
+/* libvitc_rt.a: the build tree's, else next to the vitc binary or in ../lib. */
+static bool find_runtime(char *buf, size_t n)
+{
+#ifdef VITC_RT_LIB
+    if (access(VITC_RT_LIB, R_OK) == 0) {
+        snprintf(buf, n, "%s", VITC_RT_LIB);
+        return true;
+    }
+#endif
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return false;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return false;
+    *slash = 0;
+    static const char *const rel[] = {"libvitc_rt.a", "../lib/libvitc_rt.a", "../runtime/libvitc_rt.a"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(buf, n, "%s/%s", exe, rel[i]);
+        if (access(buf, R_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether an executable `name` is on PATH. */
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? path : ".", name);
+        if (access(buf, X_OK) == 0)
+            return true;
+        path += n + (end ? 1 : 0);
+    }
+    return false;
+}
+
+/* ---- steps ---- */
+
+/* Checks embedded weights against the plan as vit_open will. */
+static bool check_weights(const Blob *blob, const uint8_t *w, size_t wlen, const char *path)
+{
+    char err[1024];
+    StFile *f = st_open_memory(w, wlen, err, sizeof err);
+    RtPlan *rp = f ? rt_plan_parse(blob->data, blob->len, err, sizeof err) : NULL;
+    char **bufs = rp ? calloc((size_t)rp->nbufs + 1, sizeof *bufs) : NULL;
+    void **owned = rp ? calloc((size_t)rp->nbufs + 1, sizeof *owned) : NULL;
+    bool ok = bufs && owned && rt_bind_params(rp, f, "the weights file", bufs, owned, err, sizeof err) == 0;
+    if (!ok)
+        fail("--embed-weights %s: %s", path, f && rp && (!bufs || !owned) ? "out of memory" : err);
+    for (int i = 0; owned && i < rp->nbufs; i++)
+        free(owned[i]);
+    free(bufs);
+    free(owned);
+    rt_plan_free(rp);
+    st_close(f);
+    return ok;
+}
+
+/* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*. */
+static bool link_so(const char *obj, const char *map, const char *out, bool verbose)
+{
+    char rt[4096], script[4200];
+    if (!find_runtime(rt, sizeof rt))
+        return fail("cannot find the runtime library libvitc_rt.a (looked in the build tree and next to vitc)"), false;
+    if (!on_path("cc"))
+        return fail("no C compiler 'cc' on PATH to link the shared object: install gcc or clang, or use "
+                    "--emit=obj and link the object with %s -lm -lpthread yourself", rt), false;
+    static const char exports[] = "{\n  global: vit_open; vit_info; vit_run; vit_set_threads; vit_close;\n"
+                                  "  local: *;\n};\n";
+    FILE *f = fopen(map, "w");
+    bool written = f && fputs(exports, f) >= 0;
+    if (f && fclose(f) != 0)
+        written = false;
+    if (!written)
+        return fail("cannot write the version script '%s': %s", map, strerror(errno)), false;
+    snprintf(script, sizeof script, "-Wl,--version-script=%s", map);
+    /* -u: the ABI comes from the archive, which nothing in the object references */
+    char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, "-Wl,-u,vit_open,-u,vit_info,-u,vit_run,"
+                    "-u,vit_set_threads,-u,vit_close", rt, "-lm", "-lpthread", script, "-Wl,-z,noexecstack",
+                    "-Wl,--as-needed", NULL};
+    if (verbose) {
+        for (int i = 0; args[i]; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", args[i]);
+        fputc('\n', stderr);
+    }
+    pid_t pid;
+    int status = 0, rc = posix_spawnp(&pid, "cc", NULL, NULL, args, environ);
+    if (rc != 0)
+        return fail("cannot run cc: %s", strerror(rc)), false;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return fail("waiting for cc: %s", strerror(errno)), false;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("linking '%s' failed (cc %s %d)", out, WIFEXITED(status) ? "exited with status" : "died of signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)), false;
+    return true;
+}
+
+/* Generates code for p into `out` (a linked .so for EMIT_SO). */
+static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const uint8_t *w, size_t wlen,
+                    const char *out)
+{
+#ifdef VITC_HAVE_LLVM
+    IrError err = {{0}};
+    LlvmOptions lo = {a->target, a->cpu, a->features, a->opt_level < 0 ? 2 : a->opt_level,
+                      a->emit == EMIT_LLVM ? LLVM_EMIT_LLVM : a->emit == EMIT_ASM ? LLVM_EMIT_ASM : LLVM_EMIT_OBJ};
+    if (a->emit != EMIT_SO)
+        return llvm_compile(p, blob->data, blob->len, w, wlen, &lo, out, &err) ? 0 : fail("%s", err.msg);
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], obj[4200], map[4200];
+    snprintf(dir, sizeof dir, "%s/vitc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return fail("cannot create a temporary folder in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    snprintf(obj, sizeof obj, "%s/model.o", dir);
+    snprintf(map, sizeof map, "%s/exports.map", dir);
+    int rc = 1;
+    const char *host = llvm_host_triple();
+    if (!llvm_compile(p, blob->data, blob->len, w, wlen, &lo, obj, &err))
+        fail("%s", err.msg);
+    else if (a->target && strncmp(a->target, host, strcspn(host, "-") + 1) != 0)
+        fail("cannot link a shared object for '%s' on this host (%s): the runtime library is built for the "
+             "host; use --emit=obj and link it with a runtime built for the target", a->target, host);
+    else if (link_so(obj, map, out, a->verbose))
+        rc = 0;
+    unlink(obj);
+    unlink(map);
+    rmdir(dir);
+    return rc;
+#else
+    (void)a, (void)p, (void)blob, (void)w, (void)wlen, (void)out, (void)link_so;
+    return fail("this vitc was built without the LLVM backend (configure with -DVITC_LLVM=ON)");
+#endif
+}
+
+/* Everything after loading: returns the exit status. */
+static int compile(const CompileArgs *a, Graph *g, const char *out)
+{
+    IrError err = {{0}};
+    char why[256];
+    if (!ir_verify(g, &err))
+        return fail("internal compiler error: the graph loaded from '%s' is invalid: %s", a->file, err.msg);
+    if (!writable(out, why, sizeof why))
+        return fail("cannot write '%s': %s", out, why);
+    PassOptions po = {.dump = stderr, .log = stderr};
+    const char *pipeline = a->passes ? a->passes : pass_default_pipeline(a->opt_level < 0 ? 2 : a->opt_level);
+    if (!pass_run_pipeline(g, pipeline, &po, &err))
+        return fprintf(stderr, "vitc compile: %s%s\n", pass_error_is_internal(&err) ? "" : "error: ", err.msg), 1;
+    Plan *p = plan_build(g, &err);
+    if (!p)
+        return fail("%s: %s", a->file, err.msg);
+    char *dir = dir_of(a->file);
+    Blob blob = {0};
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    int rc = 1;
+    if (!dir) {
+        fail("out of memory");
+    } else if (!plan_serialize_model(p, dir, &blob, &err)) {
+        fail("%s: %s", a->file, err.msg);
+    } else if (a->weights && !(w = (uint8_t *)tool_read_file(a->weights, &wlen))) {
+        fail("--embed-weights: cannot read '%s': %s", a->weights, strerror(errno));
+    } else if (!a->weights || check_weights(&blob, w, wlen, a->weights)) {
+        rc = generate(a, p, &blob, w, wlen, out);
+    }
+    ir_free(w);
+    ir_free(blob.data);
+    ir_free(dir);
+    plan_free(p);
+    return rc;
+}
+
+int cmd_compile(int argc, char **argv)
+{
+    CompileArgs a = {.opt_level = -1};
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    static const char *const exts[] = {".so", ".o", ".s", ".ll"};
+    char *deflt = a.output ? NULL : default_output(a.file, exts[a.emit]);
+    const char *out = a.output ? a.output : deflt;
+    a.includes[a.nincludes] = VITC_MODELS_DIR;
+    FrontendOptions fo = {a.includes, a.nincludes + 1};
+    Diag *d = diag_new(stderr);
+    Graph *g = d && out ? tool_load_model(a.file, &fo, d) : NULL;
+    if (!d || !out)
+        status = fail("out of memory");
+    else if (!g)
+        status = diag_error_count(d) ? 1 : fail("cannot load '%s'", a.file);
+    else
+        status = compile(&a, g, out);
+    ir_graph_free(g);
+    diag_free(d);
+    ir_free(deflt);
+    return status;
+}

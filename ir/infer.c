@@ -132,7 +132,8 @@ bool infer_const(const Graph *g, const Node *n, Type *out, char *err, size_t err
         double v = d->v[i];
         if (out[0].dt == DT_BOOL && v != 0 && v != 1)
             FAIL("a bool constant holds only 0 and 1");
-        if (!dtype_is_float(out[0].dt) && v != (double)(int64_t)v)
+        /* the range check comes first: converting an out-of-range double is undefined */
+        if (!dtype_is_float(out[0].dt) && !(v >= -0x1p63 && v < 0x1p63 && v == (double)(int64_t)v))
             FAIL("an integer constant holds a non-integer value");
     }
     return true;

@@ -3,6 +3,7 @@
  * Result types are checked by rerunning shape inference, so the op table is the one
  * definition of what a well-typed node is.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -24,6 +25,22 @@ static bool fail(IrError *err, const Graph *g, int32_t node, const char *fmt, co
     snprintf(msg, sizeof msg, fmt, detail ? detail : "");
     snprintf(err->msg, sizeof err->msg, "%s%s%s", where, where[0] ? ": " : "", msg);
     return false;
+}
+
+typedef struct {
+    Op op;
+    const char *name; /* interned */
+    int32_t node;
+} NamedNode;
+
+static int cmp_named(const void *x, const void *y)
+{
+    const NamedNode *a = x, *b = y;
+    if (a->op != b->op)
+        return a->op < b->op ? -1 : 1;
+    if (a->name != b->name)
+        return (uintptr_t)a->name < (uintptr_t)b->name ? -1 : 1;
+    return (a->node > b->node) - (a->node < b->node);
 }
 
 bool ir_verify(const Graph *g, IrError *err)
@@ -78,18 +95,27 @@ bool ir_verify(const Graph *g, IrError *err)
             if (strcmp(g->outputs[i].name, g->outputs[j].name) == 0)
                 return fail(err, g, -1, "output '%s' is declared twice", g->outputs[i].name);
     }
-    /* inputs have distinct names, parameters too */
-    for (int32_t i = 0; i < g->nnodes; i++) {
-        const Node *a = &g->nodes[i];
-        if (a->op != OP_INPUT && a->op != OP_PARAM)
-            continue;
-        for (int32_t j = 0; j < i; j++) {
-            const Node *b = &g->nodes[j];
-            if (b->op == a->op && strcmp(b->attr.input.name, a->attr.input.name) == 0)
-                return fail(err, g, i, a->op == OP_INPUT ? "input '%s' is declared twice"
-                                                         : "parameter '%s' is declared twice",
-                            a->attr.input.name);
+    /* inputs have distinct names, parameters too: names are interned, so equal names
+       are equal pointers; sort them and compare neighbours */
+    int32_t nnamed = 0;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        nnamed += g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_PARAM;
+    NamedNode *named = ir_malloc((size_t)(nnamed ? nnamed : 1) * sizeof *named);
+    if (!named)
+        return fail(err, g, -1, "out of memory while verifying%s", NULL);
+    nnamed = 0;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_PARAM)
+            named[nnamed++] = (NamedNode){g->nodes[i].op, g->nodes[i].attr.input.name, i};
+    qsort(named, (size_t)nnamed, sizeof *named, cmp_named);
+    for (int32_t i = 1; i < nnamed; i++)
+        if (named[i].op == named[i - 1].op && named[i].name == named[i - 1].name) {
+            const NamedNode dup = named[i];
+            ir_free(named);
+            return fail(err, g, dup.node, dup.op == OP_INPUT ? "input '%s' is declared twice"
+                                                             : "parameter '%s' is declared twice",
+                        dup.name);
         }
-    }
+    ir_free(named);
     return true;
 }

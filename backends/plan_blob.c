@@ -129,6 +129,13 @@ static Flops kernel_flops(const Graph *g, const Kernel *k)
     case KK_ROW:
         out.c *= 5 + ops;
         return out;
+    case KK_ATTENTION: { /* 2·(Dh + Dv) per logit, softmax 5 per logit, the epilogue */
+        Flops f = view_elems(g, &k->out, k->out.rank - 1);
+        flops_mul(g, &f, k->u.attn.nk);
+        double per = 2.0 * (double)(k->u.attn.dh.n + k->u.attn.dv.n) + 5; /* (head sizes are constants) */
+        f.c = f.c * per + out.c * ops;
+        return f;
+    }
     case KK_REDUCE: {
         const View *v = &k->in[k->u.reduce.in];
         Flops f = view_elems(g, v, v->rank);

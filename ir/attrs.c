@@ -22,6 +22,8 @@
 #define FTYPE_SHAPE FT_SHAPE, NULL, 0
 #define FTYPE_ENUM_INIT FT_ENUM, INIT_names, INIT_COUNT
 #define FTYPE_ENUM_GELU FT_ENUM, GELU_names, GELU_COUNT
+#define FTYPE_ENUM_ROUTING FT_ENUM, ROUTING_names, ROUTING_COUNT
+#define FTYPE_ENUM_MASK FT_ENUM, MASK_names, MASK_COUNT
 
 /* Per kind: its field table (after a placeholder entry: C has no empty arrays) and its
  * default value. */

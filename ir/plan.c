@@ -282,8 +282,9 @@ static int32_t new_buffer(Ctx *c, BufKind kind, int32_t value, const Type *t, co
 static bool is_ew(Op op) { return (ir_ops[op].flags & OPF_EW) != 0; }
 static bool is_producer(Op op)
 {
-    return op == OP_MATMUL || op == OP_NORMALIZE || op == OP_SOFTMAX || op == OP_LOG_SOFTMAX ||
-           op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_MAX || op == OP_REDUCE_MIN;
+    return op == OP_MATMUL || op == OP_ATTENTION || op == OP_NORMALIZE || op == OP_SOFTMAX || op == OP_LOG_SOFTMAX ||
+           op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_MAX || op == OP_REDUCE_MIN ||
+           op == OP_MOE_COMBINE;
 }
 
 static bool materialize_as_buffer(Ctx *c, int32_t v)
@@ -424,7 +425,7 @@ static bool decide(Ctx *c)
                 } else if (!materialize_as_buffer(c, v)) {
                     return false;
                 }
-            } else if (n->op == OP_CONCAT || n->op == OP_TAKE) {
+            } else if (n->op == OP_CONCAT || n->op == OP_TAKE || n->op == OP_MOE_ROUTE) {
                 if (!materialize_as_buffer(c, v))
                     return false;
             } else {
@@ -651,6 +652,27 @@ static bool setup_gemm(Ctx *c, const Node *p)
     return gi->a >= 0 && gi->b >= 0;
 }
 
+/* KK_ATTENTION: q, k, v with their batch dims broadcast to the output's, the mask to the
+ * logits [..., Nq, Nk]; the default schedule (plan_attention.c). */
+static bool setup_attention(Ctx *c, const Node *p)
+{
+    const Shape *out = &ir_type(c->g, p->out)->shape;
+    int r = out->rank;
+    View q = batch_view(&c->pv[p->in[0]].view, out, 2), k = batch_view(&c->pv[p->in[1]].view, out, 2);
+    View v = batch_view(&c->pv[p->in[2]].view, out, 2);
+    AttnInfo *ai = &c->k->u.attn;
+    *ai = (AttnInfo){add_in(c, &q), add_in(c, &k), add_in(c, &v), -1, p->attr.attn.mask, p->attr.attn.scale,
+                     out->d[r - 2], k.dims[r - 2], q.dims[r - 1], out->d[r - 1]};
+    if (p->nin > 3) {
+        Shape logits = *out;
+        logits.d[r - 1] = k.dims[r - 2];
+        View m = view_broadcast(&c->pv[p->in[3]].view, &logits);
+        ai->mask = add_in(c, &m);
+    }
+    plan_attention_schedule(c->g, c->k);
+    return ai->q >= 0 && ai->k >= 0 && ai->v >= 0 && (p->nin == 3 || ai->mask >= 0);
+}
+
 static int32_t find_absorbed(Ctx *c, int32_t root)
 {
     for (int32_t v = 0; v < c->g->nvalues; v++)
@@ -663,8 +685,12 @@ static KernelKind producer_kind(Op op)
 {
     if (op == OP_MATMUL)
         return KK_GEMM;
+    if (op == OP_ATTENTION)
+        return KK_ATTENTION;
     if (op == OP_NORMALIZE || op == OP_SOFTMAX || op == OP_LOG_SOFTMAX)
         return KK_ROW;
+    if (op == OP_MOE_COMBINE)
+        return KK_MOE_COMBINE;
     return KK_REDUCE;
 }
 
@@ -680,6 +706,12 @@ static bool emit_computed(Ctx *c, const Node *n, const Node *p)
     int row_axis = -1;
     if (kind == KK_GEMM && !setup_gemm(c, p))
         return false;
+    if (kind == KK_ATTENTION && !setup_attention(c, p))
+        return false;
+    if (kind == KK_MOE_COMBINE) {
+        const View *y = &c->pv[p->in[0]].view, *r = &c->pv[p->in[1]].view, *gt = &c->pv[p->in[2]].view;
+        k->u.moe_combine = (MoeCombineInfo){add_in(c, y), add_in(c, r), add_in(c, gt), p->attr.route};
+    }
     if (kind == KK_ROW) {
         View in = c->pv[p->in[0]].view;
         k->u.row = (RowInfo){p->op, add_in(c, &in), p->attr.norm.eps, p->attr.norm.center};
@@ -766,6 +798,13 @@ static bool emit(Ctx *c)
                 else
                     off.n += len.n;
             }
+            break;
+        }
+        case OP_MOE_ROUTE: {
+            if (!kernel_begin(c, KK_MOE_ROUTE, i, &pv->view, &ir_type(g, n->out)->shape))
+                return false;
+            c->k->u.moe_route = (MoeRouteInfo){add_in(c, &c->pv[n->in[0]].view), n->attr.route};
+            c->k->root = add_expr(c, (Expr){.kind = EX_ACC, .dt = DT_I32, .a = -1, .b = -1, .c = -1});
             break;
         }
         case OP_TAKE: {
@@ -865,7 +904,9 @@ static void fold_parameter_kernels(Plan *p)
     ir_free(folded);
 }
 
-Plan *plan_build(const Graph *g, IrError *err)
+Plan *plan_build(const Graph *g, IrError *err) { return plan_build_opts(g, NULL, err); }
+
+Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err)
 {
     Plan *p = ir_calloc(1, sizeof *p);
     Ctx c = {.g = g, .p = p, .err = err};
@@ -907,6 +948,10 @@ Plan *plan_build(const Graph *g, IrError *err)
         return NULL;
     }
     fold_parameter_kernels(p);
+    if (o && !plan_pack(p, o->gemm_pack_nr, err)) {
+        plan_free(p);
+        return NULL;
+    }
     liveness(p);
     return p;
 }
@@ -1006,7 +1051,10 @@ void plan_print(const Plan *p, FILE *out)
             ir_format_dim(p->g, k->u.gemm.m, m, sizeof m);
             ir_format_dim(p->g, k->u.gemm.n, nn, sizeof nn);
             ir_format_dim(p->g, k->u.gemm.k, kk, sizeof kk);
-            fprintf(out, "      m=%s n=%s k=%s a=in%d b=in%d\n", m, nn, kk, k->u.gemm.a, k->u.gemm.b);
+            fprintf(out, "      m=%s n=%s k=%s a=in%d b=in%d", m, nn, kk, k->u.gemm.a, k->u.gemm.b);
+            if (k->u.gemm.pack_nr > 0)
+                fprintf(out, " (packed in panels of %d columns)", k->u.gemm.pack_nr);
+            fputc('\n', out);
             break;
         }
         case KK_ROW:
@@ -1017,6 +1065,21 @@ void plan_print(const Plan *p, FILE *out)
             break;
         case KK_GATHER:
             fprintf(out, "      take in%d[in%d] along axis %d\n", k->u.gather.in, k->u.gather.idx, k->u.gather.axis);
+            break;
+        case KK_ATTENTION:
+            plan_attention_print(p, k, out);
+            break;
+        case KK_MOE_ROUTE:
+            fprintf(out, "      route the gates in%d: k=%lld capacity=%lld%s%s members=%lld\n", k->u.moe_route.gates,
+                    (long long)k->u.moe_route.attr.k, (long long)k->u.moe_route.attr.capacity,
+                    k->u.moe_route.attr.batch_priority ? " batch_priority" : "",
+                    k->u.moe_route.attr.routing == ROUTING_EXPERT ? " expert_choice" : "",
+                    (long long)k->u.moe_route.attr.members);
+            break;
+        case KK_MOE_COMBINE:
+            fprintf(out, "      combine experts' outputs in%d by route in%d, gates in%d%s\n", k->u.moe_combine.y,
+                    k->u.moe_combine.route, k->u.moe_combine.gates,
+                    k->u.moe_combine.attr.normalize_combine ? " (normalized)" : "");
             break;
         default:
             break;

@@ -14,6 +14,9 @@
  *               log_softmax along the last axis of the view
  *   REDUCE      out[o] = epi(reduce over the view's trailing axes)    outputs
  *   GATHER      out[..., j, ...] = in[..., idx[j], ...]               rows of out
+ *   ATTENTION   out[..., i, :] = epi(softmax(s·q_i·kᵀ [mask])·v)     batch × query tiles
+ *   MOE_ROUTE   out[g, :] = the MoE routing of group g (below)         groups
+ *   MOE_COMBINE out[t, :] = epi(Σ kept w·y[expert, slot, :]) (below)   tokens
  *
  * Buffers are inputs, parameters, constants, outputs and temporaries. Sizes may depend on
  * symbols (the batch B), so the memory plan is resolved when the symbols are bound: the
@@ -54,17 +57,26 @@ typedef struct {
 } Expr;
 
 typedef enum {
-#define KERNEL_KINDS(X) X(ELEMENTWISE, elementwise) X(GEMM, gemm) X(ROW, row) X(REDUCE, reduce) X(GATHER, gather)
+#define KERNEL_KINDS(X) X(ELEMENTWISE, elementwise) X(GEMM, gemm) X(ROW, row) X(REDUCE, reduce) X(GATHER, gather) X(ATTENTION, attention) \
+                        X(MOE_ROUTE, moe_route) X(MOE_COMBINE, moe_combine)
 #define KK_ENUM(id, name) KK_##id,
     KERNEL_KINDS(KK_ENUM)
 #undef KK_ENUM
     KK_COUNT
 } KernelKind;
 
+/* B packed into panels (pack_nr > 0; ir/plan_pack.c): when B is computed from
+ * parameters and constants only (the same for every batch index), a once-kernel copies it
+ * at load time into a BUF_FOLDED buffer laid out for register-blocked micro-kernels:
+ *   P[p][k][r] = B[k][p·nr + r] for p < ⌈N/nr⌉, k < K, r < nr, and 0 where p·nr + r ≥ N,
+ * i.e. ⌈N/nr⌉ panels of nr columns, each K rows of nr contiguous floats (f32, whatever B's
+ * dtype). in[b] is then the contiguous rank-3 view [⌈N/nr⌉, K, nr] of that buffer, and
+ * B[..., k, n] = P[n / nr][k][n mod nr]. pack_nr = 0: in[b] is B's own view. */
 typedef struct {
     int32_t a, b;   /* Kernel.in indices of the operands; views of rank ≥ 2, batch dims
                        already broadcast to the output's */
     Dim m, n, k;
+    int32_t pack_nr; /* > 0: in[b] is B packed into panels of this many columns (above) */
 } GemmInfo;
 
 typedef struct {
@@ -83,6 +95,60 @@ typedef struct {
     int32_t in, idx; /* the table view and the index view */
     int32_t axis;    /* of the table */
 } GatherInfo;
+
+/* KK_MOE_ROUTE — the op moe_route (ir/moe.h, docs/MOE.md). out: the route, i32 [G, W]
+ * with W = S·K + E·C (K = attr.k for token choice, E for expert choice; E = members × E/M);
+ * one row per group g, computed from the gates view in[gates] [G, S, E/M] alone:
+ *   token choice: each token s takes its top-k gates (descending, ties to the lower index,
+ *     NaN below every number) among its member's experts (member m = s mod members, expert
+ *     m·E/M + i for gate i); the tokens are processed in order, or with batch_priority in a
+ *     stable order of descending top-1 gate; then choice-major (every first choice in
+ *     processing order, then every second, ...) each (s, j) takes the next slot c of its
+ *     expert e, kept when c < C: out[g, s·K + j] = e·C + c, or −(e + 1) when dropped;
+ *   expert choice: expert e takes the first min(C, S) tokens in a stable order of
+ *     descending gates[g, :, e]: the c-th, s, gets out[g, s·E + e] = e·C + c; the other
+ *     out[g, s·E + e] are −(e + 1);
+ *   then out[g, S·K + e·C + c] is the token in slot c of expert e, or −1 when it is empty.
+ * The expression is EX_ACC (the route itself). Rows are independent: split them freely.
+ *
+ * KK_MOE_COMBINE — the op moe_combine. out [..., D] (out's leading dims, flattened in
+ * row-major order, are the tokens t = g·S + s); in[y] [E, G·C, D], in[route] [G, W],
+ * in[gates] [..., E/M] (the leading dims of out):
+ *   out[t, d] = epi(Σ_{j < K, r_j ≥ 0} w_j · y[r_j / C, g·C + r_j mod C, d]),
+ *   r_j = route[g, s·K + j], w_j = gates[t, e_j − m·E/M] / den, m = s mod members,
+ *   e_j = r_j / C when r_j ≥ 0, else −r_j − 1; den = 1, or with attr.normalize_combine the
+ *   sum of gates[t, e_j − m·E/M] over all j (token choice) or over the j with r_j ≥ 0
+ *   (expert choice). An entry naming an expert or slot out of range sets RT_ERR_INDEX and
+ *   contributes nothing (a route from moe_route never does). Rows are tokens. */
+typedef struct {
+    int32_t gates;  /* Kernel.in index */
+    RouteAttr attr; /* k, capacity, batch_priority, routing, members */
+} MoeRouteInfo;
+
+typedef struct {
+    int32_t y, route, gates; /* Kernel.in indices */
+    RouteAttr attr;          /* k, capacity, routing, members, normalize_combine */
+} MoeCombineInfo;
+
+/* KK_ATTENTION — the op attention (ir/infer_attention.c, docs/ATTENTION.md), over views of
+ * the output's rank r whose r−2 leading (batch) dims are broadcast to the output's:
+ * in[q] [..., Nq, Dh], in[k] [..., Nk, Dh], in[v] [..., Nk, Dv], in[mask] [..., Nq, Nk].
+ * For each batch index and query i:
+ *   s_j = scale · Σ_d q[i,d]·k[j,d];  keep: s_j = mask[i,j] ? s_j : finfo(dtype of q).min;
+ *   add: s_j += mask[i,j];  p_j = e^(s_j − max s) / Σ e^(s − max s);
+ *   out[i, c] = epi(Σ_j p_j·v[j,c], (…, i, c))  (EX_ACC: the sum rounded to its dtype)
+ * Nk = 0 gives acc 0; a row whose s are all −inf (or any NaN) gives NaN, as softmax does.
+ * Schedule (ir/plan_attention.c): tile_m queries per tile (a multiple of 4); tile_n
+ * keys per block, online softmax over blocks (flash), or 0: all keys in one block
+ * (decomposed); par_dims = r − 1: the parallel extent is Π batch dims × ⌈Nq / tile_m⌉,
+ * iteration it = (batch index, tile) with the tile fastest. A backend may compute in any
+ * order; only the values above are the contract. */
+typedef struct {
+    int32_t q, k, v, mask; /* Kernel.in indices; mask −1: none */
+    int mask_kind;         /* MASK_NONE, MASK_KEEP (bool view), MASK_ADD (float view) */
+    double scale;
+    Dim nq, nk, dh, dv;
+} AttnInfo;
 
 typedef struct {
     int32_t tile_m, tile_n, tile_k; /* GEMM blocking (0: backend default) */
@@ -103,6 +169,9 @@ typedef struct {
         RowInfo row;
         ReduceInfo reduce;
         GatherInfo gather;
+        AttnInfo attn;
+        MoeRouteInfo moe_route;
+        MoeCombineInfo moe_combine;
     } u;
     Schedule sched;
     bool once;      /* reads only parameters and constants: run once when the model is
@@ -135,6 +204,15 @@ typedef struct Plan {
 /* Partitions g (verified, after the pass pipeline) into kernels. NULL with err on failure
  * (an op with no kernel, an unsupported view). */
 Plan *plan_build(const Graph *g, IrError *err);
+/* What a backend asks of the plan (plan_build: all 0). */
+typedef struct {
+    int32_t gemm_pack_nr; /* > 0: pack parameter-only GEMM B operands into panels of this
+                             many columns at load time (plan_pack, GemmInfo.pack_nr) */
+} PlanOptions;
+Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err);
+/* The weight-layout step of plan_build_opts (ir/plan_pack.c), after folding: adds the
+ * once-kernels and panel buffers and points the GEMMs at them. */
+bool plan_pack(Plan *p, int32_t nr, IrError *err);
 void plan_free(Plan *p);
 /* Human-readable listing (`vitc dump --kernels`). */
 void plan_print(const Plan *p, FILE *out);
@@ -145,6 +223,13 @@ int64_t plan_dim(Dim d, const int64_t *bind);
  * used to test plan_build against the graph interpreter. Arguments as ir_interp. */
 bool plan_exec(const Plan *p, const WeightSource *w, const NamedTensor *inputs, int ninputs,
                Tensor **outputs, IrError *err);
+
+/* KK_ATTENTION (ir/plan_attention.c): the default schedule of a kernel whose AttnInfo is
+ * set; the f32 scores a query tile holds at once (tile_m × keys per block, symbols at their
+ * maxima); the listing of `vitc dump --kernels`. */
+void plan_attention_schedule(const Graph *g, Kernel *k);
+int64_t plan_attention_score_elems(const Graph *g, const Kernel *k);
+void plan_attention_print(const Plan *p, const Kernel *k, FILE *out);
 
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "interp.h"
+#include "moe.h"
 #include "plan.h"
 
 typedef struct {
@@ -197,11 +198,14 @@ static Tensor *gemm(Exec *x, const Kernel *k, const int64_t *dims, int rank, DTy
         memcpy(ia, idx, sizeof ia);
         memcpy(ib, idx, sizeof ib);
         double s = 0;
+        int64_t nr = k->u.gemm.pack_nr, n_ = idx[rank - 1];
         for (int64_t kk = 0; kk < K; kk++) {
             ia[rank - 1] = kk;
             ib[rank - 2] = kk;
-            ib[rank - 1] = idx[rank - 1];
-            s += tensor_get(ab, view_offset(x, a, ia)) * tensor_get(bb, view_offset(x, b, ib));
+            ib[rank - 1] = n_;
+            /* B packed in panels (plan.h): B[.., k, n] = P[n / nr][k][n mod nr] */
+            int64_t ob = nr > 0 ? view_offset(x, b, (int64_t[]){n_ / nr, kk, n_ % nr}) : view_offset(x, b, ib);
+            s += tensor_get(ab, view_offset(x, a, ia)) * tensor_get(bb, ob);
         }
         tensor_set(t, n++, dtype_round(dt, s));
     } while (next_index(idx, dims, rank));
@@ -316,6 +320,73 @@ static Tensor *gather(Exec *x, const Kernel *k, const int64_t *dims, int rank, D
     return t;
 }
 
+/* KK_MOE_ROUTE / KK_MOE_COMBINE: the ops' own semantics (moe_route.c) on gathered views */
+static Tensor *moe_kernel(Exec *x, const Kernel *k, const int64_t *dims, int rank, DType dt)
+{
+    bool route = k->kind == KK_MOE_ROUTE;
+    const int32_t views[3] = {route ? k->u.moe_route.gates : k->u.moe_combine.y, k->u.moe_combine.route,
+                              k->u.moe_combine.gates};
+    Tensor *in[3] = {NULL, NULL, NULL}, *t = tensor_new(dt, rank, dims);
+    bool ok = t != NULL;
+    for (int i = 0; i < (route ? 1 : 3) && ok; i++)
+        ok = (in[i] = gather_view(x, &k->in[views[i]])) != NULL;
+    char msg[256] = "out of memory";
+    if (ok && route)
+        ok = moe_route_tensor(&k->u.moe_route.attr, in[0], t);
+    else if (ok)
+        ok = moe_combine_tensor(&k->u.moe_combine.attr, in[0], in[1], in[2], t, msg, sizeof msg);
+    for (int i = 0; i < 3; i++)
+        tensor_free(in[i]);
+    if (!ok) {
+        if (!x->err || !x->err->msg[0])
+            fail(x, "moe kernel: %s", msg);
+        tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* KK_ATTENTION: the interpreter's attention (the op's semantics) on the gathered views */
+static Tensor *attention(Exec *x, const Kernel *k, DType dt)
+{
+    const AttnInfo *a = &k->u.attn;
+    int32_t views[4] = {a->q, a->k, a->v, a->mask}, nin = a->mask >= 0 ? 4 : 3, in[4];
+    Tensor *ops[4] = {NULL, NULL, NULL, NULL}, *outs[1] = {NULL};
+    Graph *sg = ir_graph_new("attention");
+    IrError err = {{0}};
+    bool ok = sg != NULL;
+    for (int32_t i = 0; i < nin && ok; i++) {
+        ok = (ops[i] = gather_view(x, &k->in[views[i]])) != NULL;
+        Type t = {ops[i] ? ops[i]->dt : DT_F32, {.rank = ops[i] ? ops[i]->rank : 0}};
+        for (int r = 0; ok && r < ops[i]->rank; r++)
+            t.shape.d[r] = dim_const(ops[i]->dims[r]);
+        Attr ia;
+        attr_set_defaults(ATTR_INPUT, &ia);
+        ia.input.name = "x";
+        ok = ok && (in[i] = ir_build(sg, OP_INPUT, NULL, 0, &ia, &t, (Loc){0}, &err)) >= 0;
+    }
+    Attr aa;
+    attr_set_defaults(ATTR_ATTN, &aa);
+    aa.attn.scale = a->scale;
+    aa.attn.mask = a->mask_kind;
+    int32_t v = ok ? ir_build(sg, OP_ATTENTION, in, nin, &aa, NULL, (Loc){0}, &err) : -1;
+    if (v >= 0 && !ir_interp_node(sg, ir_def(sg, v), (const Tensor *const *)ops, outs, &err))
+        outs[0] = NULL;
+    if (ok && !outs[0])
+        fail(x, "attention kernel: %s", err.msg[0] ? err.msg : "out of memory");
+    for (int i = 0; i < 4; i++)
+        tensor_free(ops[i]);
+    ir_graph_free(sg);
+    if (outs[0] && outs[0]->dt != dt) { /* the EX_ACC dtype: round the op's result into it */
+        Tensor *t = tensor_new(dt, outs[0]->rank, outs[0]->dims);
+        for (int64_t i = 0; t && i < t->numel; i++)
+            tensor_set(t, i, dtype_round(dt, tensor_get(outs[0], i)));
+        tensor_free(outs[0]);
+        return t;
+    }
+    return outs[0];
+}
+
 static bool run_kernel(Exec *x, const Kernel *k)
 {
     EvalCtx e = {.x = x, .k = k, .rank = k->out.rank};
@@ -331,6 +402,8 @@ static bool run_kernel(Exec *x, const Kernel *k)
     case KK_ROW: acc = row(x, k, e.dims, e.rank, acc_dt); break;
     case KK_REDUCE: acc = reduce(x, k, e.dims, e.rank, acc_dt); break;
     case KK_GATHER: acc = gather(x, k, e.dims, e.rank, acc_dt); break;
+    case KK_ATTENTION: acc = attention(x, k, acc_dt); break;
+    case KK_MOE_ROUTE: case KK_MOE_COMBINE: acc = moe_kernel(x, k, e.dims, e.rank, acc_dt); break;
     default: break;
     }
     if (k->kind != KK_ELEMENTWISE && !acc)

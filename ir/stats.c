@@ -42,6 +42,16 @@ static int64_t value_bytes(const Graph *g, int32_t v, const int64_t *bind)
 /* Parameters and constants are weights, not activations. */
 static bool is_activation(const Node *n) { return n->op != OP_PARAM && n->op != OP_CONST; }
 
+/* attention: the elements of its logits [..., Nq, Nk] */
+static double attention_logits(const Graph *g, const Node *n, const int64_t *bind)
+{
+    const Shape *res = &ir_type(g, n->out)->shape, *k = &ir_type(g, n->in[1])->shape;
+    double e = (double)dim_eval(k->d[k->rank - 2], bind);
+    for (int i = 0; i + 1 < res->rank; i++)
+        e *= (double)dim_eval(res->d[i], bind);
+    return e;
+}
+
 static double node_flops(const Graph *g, const Node *n, const int64_t *bind, bool *matmul)
 {
     const OpInfo *info = &ir_ops[n->op];
@@ -49,6 +59,12 @@ static double node_flops(const Graph *g, const Node *n, const int64_t *bind, boo
     if ((info->flags & OPF_SOURCE) || n->nout == 0)
         return 0;
     const Shape *res = &ir_type(g, n->out)->shape;
+    if (n->op == OP_ATTENTION) { /* 2 per multiply-add of q·kᵀ and p·v, and softmax's cost */
+        const Shape *q = &ir_type(g, n->in[0])->shape;
+        double logits = attention_logits(g, n, bind), dh = (double)dim_eval(q->d[q->rank - 1], bind);
+        double dv = (double)dim_eval(res->d[res->rank - 1], bind);
+        return 2.0 * logits * (dh + dv) + ir_ops[OP_SOFTMAX].cost * logits;
+    }
     if (*matmul) {
         const Shape *a = &ir_type(g, n->in[0])->shape;
         Dim k = a->d[a->rank - (n->attr.matmul.transpose_a ? 2 : 1)];
@@ -70,7 +86,11 @@ void ir_stats(const Graph *g, const int64_t *bind, IrStats *out)
         out->op_counts[n->op]++;
         bool mm;
         double f = node_flops(g, n, bind, &mm);
-        if (mm)
+        if (n->op == OP_ATTENTION) { /* its two products as matmul, its softmax as other */
+            double logits = attention_logits(g, n, bind);
+            out->matmul_flops += f - ir_ops[OP_SOFTMAX].cost * logits;
+            out->other_flops += ir_ops[OP_SOFTMAX].cost * logits;
+        } else if (mm)
             out->matmul_flops += f;
         else
             out->other_flops += f;

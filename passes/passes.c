@@ -19,15 +19,19 @@ const PassInfo pass_table[] = {
      "local rewrites to a fixed point: identities, constant folding, canonical operand order"},
     {"cse", pass_cse, "merges nodes computing the same value (same op, attributes and operands)"},
     {"dce", pass_dce, "removes nodes whose results are unused (inputs are kept)"},
+    {"moe-dispatch-lowering", pass_moe_lower,
+     "moe becomes routing, dispatch, expert MLPs batched over the experts and combine"},
+    {"attention-fusion", pass_fuse_attention,
+     "softmax(scale * q @ kT [+ mask]) @ v in any spelling becomes one attention op"},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
 
 /* The default pipeline of each -O level, in one place. */
 static const char *const default_pipelines[] = {
-    "",                       /* -O0 */
-    "canonicalize,cse,dce",   /* -O1 */
-    "canonicalize,cse,dce",   /* -O2 */
-    "canonicalize,cse,dce",   /* -O3 */
+    "moe-dispatch-lowering",  /* -O0: only what every plan needs (no kernel runs a moe op) */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O1 */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O2 */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O3 */
 };
 
 static const char ICE_PREFIX[] = "internal compiler error: ";

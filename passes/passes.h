@@ -65,5 +65,17 @@ void pass_ice(const PassOptions *o, const char *file, int line, const char *fmt,
 bool pass_canonicalize(Graph *g, const PassOptions *o);
 bool pass_cse(Graph *g, const PassOptions *o);
 bool pass_dce(Graph *g, const PassOptions *o);
+bool pass_moe_lower(Graph *g, const PassOptions *o);
+bool pass_fuse_attention(Graph *g, const PassOptions *o);
+
+/* An attention-like pattern (a softmax between matmuls) that is not an attention op, and
+ * why attention-fusion does not (or did not) fuse it. */
+typedef struct {
+    int32_t node; /* the softmax */
+    char reason[400];
+} AttentionMiss;
+/* The attention-like patterns of g, the first `max` into out; their count (-1: out of
+ * memory). The matcher is attention-fusion's own (passes/fuse_attention.c). */
+int attention_unfused(const Graph *g, AttentionMiss *out, int max);
 
 #endif

@@ -121,6 +121,10 @@ int rt_pool_threads(const RtPool *pool);
  * caller's included) and returns when all are done. Every iteration runs exactly once. */
 void rt_pool_run(RtPool *pool, VitKernelFn fn, char *const *bufs, const int64_t *syms, int64_t extent,
                  int64_t chunk);
+/* The chunk size for a kernel of `extent` iterations and `flops` in all: chunks big enough
+ * that claiming one costs little (≥ ~0.5 MFLOP, one iteration at least), small enough that
+ * every thread gets at least two (GEMM tiles: usually one tile per chunk). */
+int64_t rt_pool_chunk(const RtPool *pool, int64_t extent, double flops);
 
 /* ---- profiling (VIT_PROFILE=1) --------------------------------------------------------- */
 
@@ -128,7 +132,8 @@ typedef struct RtProfile RtProfile;
 double rt_now(void); /* seconds, monotonic */
 RtProfile *rt_profile_new(int nkernels);
 void rt_profile_add(RtProfile *pr, int kernel, double seconds, double flops, int64_t extent);
-/* The kernels by time on stderr: label, calls, extent, total ms, share, GFLOP/s. */
+/* VIT_PROFILE=1: the kernels by time on stderr (label, calls, extent, total and median ms,
+ * share, GFLOP/s); VIT_PROFILE=FILE: every sample into FILE (format: rt_profile.c). */
 void rt_profile_print(const RtProfile *pr, const RtPlan *p, int threads);
 void rt_profile_free(RtProfile *pr);
 

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vitrt.h"
 #include "rt_internal.h"
+#define RT_OCL_WEAK_REFS /* the OpenCL executor, when the object links it (rt_ocl.h) */
+#include "rt_ocl.h"
 
 /* What the generated object defines (weak: the runtime links without them). */
 extern const unsigned char vit__plan[] __attribute__((weak));
@@ -53,6 +56,7 @@ struct vit_model {
     char *output_kind;
     struct vit_info info;
     RtProfile *prof; /* VIT_PROFILE=1: per kernel time, printed by vit_close */
+    RtOcl *ocl;      /* an OpenCL model: its executor (rt_ocl.c) runs the kernels */
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -87,21 +91,45 @@ static void run_kernel(vit_model *m, int k)
     if (threads == 1 || extent == 1 || flops < SERIAL_FLOPS) {
         vit__kernels[k](m->bufs, m->syms, 0, extent);
     } else {
-        int64_t chunks = (int64_t)threads * 4;
-        rt_pool_run(m->pool, vit__kernels[k], m->bufs, m->syms, extent, (extent + chunks - 1) / chunks);
+        rt_pool_run(m->pool, vit__kernels[k], m->bufs, m->syms, extent, rt_pool_chunk(m->pool, extent, flops));
     }
     if (m->prof)
         rt_profile_add(m->prof, k, rt_now() - t0, flops, extent);
 }
 
+/* A parameter whose last reader is a once-kernel (a GEMM weight packed into panels at
+ * load time) is not read again: its pages go back after that kernel, so vit_open never
+ * holds both copies of every weight. Only parameters used in place from a mapped file
+ * (the weights file, or the .so's embedded weights), where it is always safe: a page
+ * touched again is read back from the file. */
+static void release_param_pages(vit_model *m, int k)
+{
+    const RtPlan *p = m->plan;
+    long pg = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < p->nbufs && pg > 0; i++) {
+        const RtBuffer *b = &p->bufs[i];
+        if (b->kind != RT_BUF_PARAM || b->last != k || m->owned[i] || !m->bufs[i])
+            continue;
+        int64_t bytes = rt_buffer_bytes(b, m->syms);
+        uintptr_t lo = ((uintptr_t)m->bufs[i] + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+        uintptr_t hi = ((uintptr_t)m->bufs[i] + (uintptr_t)(bytes > 0 ? bytes : 0)) & ~(uintptr_t)(pg - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+}
+
 /* Runs the kernels with once == `once`; -1 with a message when one sets the error cell. */
 static int run_kernels(vit_model *m, int once, char *err, size_t errlen)
 {
+    if (m->ocl)
+        return rt_ocl_run(m->ocl, once, m->syms, m->bufs, m->ws, m->ws_cap, m->prof, err, errlen);
     m->errcell = RT_ERR_NONE;
     for (int k = 0; k < m->plan->nkernels; k++) {
         if (m->plan->kernels[k].once != once)
             continue;
         run_kernel(m, k);
+        if (once)
+            release_param_pages(m, k);
         if (m->errcell != RT_ERR_NONE) {
             const char *label = m->plan->kernels[k].label;
             if (m->errcell == RT_ERR_INDEX)
@@ -238,7 +266,8 @@ static int default_threads(void)
 
 static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
 {
-    if (!vit__plan || !&vit__plan_size || !vit__kernels || !vit__extents)
+    int ocl = rt_ocl_present && rt_ocl_present(); /* an OpenCL object (rt_ocl.h) */
+    if (!vit__plan || !&vit__plan_size || (!ocl && (!vit__kernels || !vit__extents)))
         return errf(err, errlen, "this object holds no compiled model (vit__plan is missing)");
     if (!(m->plan = rt_plan_parse(vit__plan, (size_t)vit__plan_size, err, errlen)))
         return -1;
@@ -274,6 +303,8 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
     const char *prof = getenv("VIT_PROFILE");
     if (prof && *prof && strcmp(prof, "0") != 0)
         m->prof = rt_profile_new(p->nkernels);
+    if (ocl && !(m->ocl = rt_ocl_open(p, NULL, 0, m->bufs, m->syms, err, errlen)))
+        return -1;
     if (run_kernels(m, 1, err, errlen))
         return -1;
     return 0;
@@ -321,6 +352,8 @@ RT_EXPORT void vit_close(vit_model *m)
     if (m->prof && m->plan)
         rt_profile_print(m->prof, m->plan, rt_pool_threads(m->pool));
     rt_profile_free(m->prof);
+    if (m->ocl)
+        rt_ocl_close(m->ocl);
     rt_pool_free(m->pool);
     for (int i = 0; m->owned && m->plan && i < m->plan->nbufs; i++)
         free(m->owned[i]);

@@ -9,6 +9,13 @@
  * chunks to be done, never for workers that took none: a worker the OS has not scheduled
  * costs nothing. Idle workers spin briefly on the ticket (a kernel follows the previous
  * one within microseconds), then sleep on a condition variable.
+ *
+ * Chunk sizes (rt_pool_chunk): a claim costs one compare-and-swap on a shared line (~0.1 µs),
+ * so a chunk holds about 0.5 MFLOP of the plan's estimate (≥ 5 µs of work), at least one
+ * iteration and at most extent / (2·threads). A GEMM's iterations are register-blocked
+ * tiles of several MFLOP: one tile per chunk, so the threads share them evenly however
+ * few there are (M = 197 gives 15 row blocks per column group). Measured with `vitc bench`
+ * (it dispatches an empty kernel 2000 times): ~1–4 µs per kernel on 2 threads here.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -136,6 +143,18 @@ void rt_pool_free(RtPool *p)
 }
 
 int rt_pool_threads(const RtPool *p) { return p ? p->n : 1; }
+
+int64_t rt_pool_chunk(const RtPool *p, int64_t extent, double flops)
+{
+    int threads = rt_pool_threads(p);
+    if (extent <= 1 || threads <= 1)
+        return extent > 1 ? extent : 1;
+    double per = flops > 0 ? flops / (double)extent : 1;
+    double want = 5e5 / per; /* iterations in ~0.5 MFLOP */
+    int64_t chunk = want < 1 ? 1 : want > (double)extent ? extent : (int64_t)want + 1;
+    int64_t most = (extent + 2 * threads - 1) / (2 * threads); /* two chunks per thread at least */
+    return chunk < most ? chunk : most;
+}
 
 void rt_pool_run(RtPool *p, VitKernelFn fn, char *const *bufs, const int64_t *syms, int64_t extent, int64_t chunk)
 {

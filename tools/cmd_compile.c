@@ -29,17 +29,22 @@
 #ifdef VITC_HAVE_LLVM
 #include "../backends/llvm/llvm_backend.h"
 #endif
+#ifdef VITC_HAVE_OPENCL
+#include "../backends/opencl/ocl_backend.h"
+#endif
 
 extern char **environ;
 
 enum { MAX_INCLUDES = 64 };
-typedef enum { EMIT_SO, EMIT_OBJ, EMIT_ASM, EMIT_LLVM } Emit;
+typedef enum { EMIT_SO, EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_CL } Emit;
 
 typedef struct {
     const char *file, *output, *passes, *target, *cpu, *features, *weights;
     int opt_level; /* -1: none given (-O2) */
     Emit emit;
     bool verbose;
+    bool opencl;           /* --target=opencl */
+    const char *cl_device; /* --cl-device */
     const char *includes[MAX_INCLUDES + 1];
     int nincludes;
 } CompileArgs;
@@ -62,6 +67,12 @@ static void usage(FILE *out)
           "  --embed-weights FILE    put these weights (safetensors) in the output; vit_open(NULL)\n"
           "                          then uses them\n"
           "  -I DIR                  search DIR for `import`ed .vit files (repeatable)\n"
+          "  --target=opencl         OpenCL kernels built ahead of time for a device, run by the\n"
+          "                          runtime's OpenCL executor (the .so also needs libOpenCL)\n"
+          "  --cl-device=DEVICE      the OpenCL device: P:D, an index, or part of its name\n"
+          "                          (default: the first)\n"
+          "  --emit=cl               with --target=opencl: -o names a folder that receives one .cl\n"
+          "                          file per kernel and manifest.json\n"
           "  -v                      print the link command\n"
           "  --help                  show this help and exit\n"
           "\n"
@@ -116,7 +127,14 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
         } else if (tool_opt(argc, argv, &i, "--target", &v, &bad)) {
             if (bad)
                 return 2;
-            a->target = v;
+            if (strcmp(v, "opencl") == 0)
+                a->opencl = true;
+            else
+                a->target = v;
+        } else if (tool_opt(argc, argv, &i, "--cl-device", &v, &bad)) {
+            if (bad)
+                return 2;
+            a->cl_device = v;
         } else if (tool_opt(argc, argv, &i, "--passes", &v, &bad)) {
             if (bad)
                 return 2;
@@ -128,12 +146,12 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
         } else if (tool_opt(argc, argv, &i, "--emit", &v, &bad)) {
             if (bad)
                 return 2;
-            static const char *const names[] = {"so", "obj", "asm", "llvm"};
+            static const char *const names[] = {"so", "obj", "asm", "llvm", "cl"};
             int k = 0;
-            while (k < 4 && strcmp(v, names[k]) != 0)
+            while (k < 5 && strcmp(v, names[k]) != 0)
                 k++;
-            if (k == 4)
-                return bad_usage("unknown --emit kind '%s' (use so, obj, asm or llvm)", v);
+            if (k == 5)
+                return bad_usage("unknown --emit kind '%s' (use so, obj, asm, llvm or cl)", v);
             a->emit = (Emit)k;
         } else if (strncmp(arg, "-I", 2) == 0 || strncmp(arg, "-o", 2) == 0) {
             v = arg[2] ? arg + 2 : i + 1 < argc ? argv[++i] : NULL;
@@ -158,6 +176,16 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
         return bad_usage("no input file");
     if (a->passes && a->opt_level >= 0)
         return bad_usage("--passes and -O%d cannot be combined", a->opt_level);
+    if (a->emit == EMIT_CL && !a->opencl)
+        return bad_usage("--emit=cl needs --target=opencl");
+    if (a->opencl && a->emit != EMIT_SO && a->emit != EMIT_CL)
+        return bad_usage("--target=opencl writes a shared object or (--emit=cl) .cl files");
+    if (a->opencl && (a->target || a->cpu || a->features))
+        return bad_usage("--target=opencl takes no other --target, -mcpu or -mattr (use --cl-device)");
+    if (a->cl_device && !a->opencl)
+        return bad_usage("--cl-device needs --target=opencl");
+    if (a->emit == EMIT_CL && a->weights)
+        return bad_usage("--emit=cl writes kernels only: --embed-weights does not apply");
     IrError err;
     if (a->passes && !pass_check_pipeline(a->passes, &err))
         return bad_usage("--passes: %s", err.msg);
@@ -219,15 +247,14 @@ static bool writable(const char *path, char *why, size_t n)
     return ok;
 }
 
-/* libvitc_rt.a: the build tree's, else next to the vitc binary or in ../lib. */
-static bool find_runtime(char *buf, size_t n)
+/* A runtime library (libvitc_rt.a, libvitc_rt_ocl.a): the build tree's (build_path, may
+ * be NULL), else next to the vitc binary or in ../lib. */
+static bool find_library(const char *build_path, const char *name, char *buf, size_t n)
 {
-#ifdef VITC_RT_LIB
-    if (access(VITC_RT_LIB, R_OK) == 0) {
-        snprintf(buf, n, "%s", VITC_RT_LIB);
+    if (build_path && access(build_path, R_OK) == 0) {
+        snprintf(buf, n, "%s", build_path);
         return true;
     }
-#endif
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
@@ -237,13 +264,22 @@ static bool find_runtime(char *buf, size_t n)
     if (!slash)
         return false;
     *slash = 0;
-    static const char *const rel[] = {"libvitc_rt.a", "../lib/libvitc_rt.a", "../runtime/libvitc_rt.a"};
+    static const char *const rel[] = {"", "../lib/", "../runtime/"};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        snprintf(buf, n, "%s/%s", exe, rel[i]);
+        snprintf(buf, n, "%s/%s%s", exe, rel[i], name);
         if (access(buf, R_OK) == 0)
             return true;
     }
     return false;
+}
+
+static bool find_runtime(char *buf, size_t n)
+{
+#ifdef VITC_RT_LIB
+    return find_library(VITC_RT_LIB, "libvitc_rt.a", buf, n);
+#else
+    return find_library(NULL, "libvitc_rt.a", buf, n);
+#endif
 }
 
 /* Whether an executable `name` is on PATH. */
@@ -286,12 +322,20 @@ static bool check_weights(const Blob *blob, const uint8_t *w, size_t wlen, const
     return ok;
 }
 
-/* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*. */
-static bool link_so(const char *obj, const char *map, const char *out, bool verbose)
+/* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*; with
+ * `opencl`, the OpenCL executor (libvitc_rt_ocl.a) and -lOpenCL too. */
+static bool link_so(const char *obj, const char *map, const char *out, bool verbose, bool opencl)
 {
-    char rt[4096], script[4200];
+    char rt[4096], script[4200], rt_ocl[4096] = "";
     if (!find_runtime(rt, sizeof rt))
         return fail("cannot find the runtime library libvitc_rt.a (looked in the build tree and next to vitc)"), false;
+#ifdef VITC_RT_OCL_LIB
+    if (opencl && !find_library(VITC_RT_OCL_LIB, "libvitc_rt_ocl.a", rt_ocl, sizeof rt_ocl))
+#else
+    if (opencl && !find_library(NULL, "libvitc_rt_ocl.a", rt_ocl, sizeof rt_ocl))
+#endif
+        return fail("cannot find the OpenCL runtime library libvitc_rt_ocl.a (looked in the build tree and next to "
+                    "vitc)"), false;
     if (!on_path("cc"))
         return fail("no C compiler 'cc' on PATH to link the shared object: install gcc or clang, or use "
                     "--emit=obj and link the object with %s -lm -lpthread yourself", rt), false;
@@ -307,7 +351,18 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     /* -u: the ABI comes from the archive, which nothing in the object references */
     char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, "-Wl,-u,vit_open,-u,vit_info,-u,vit_run,"
                     "-u,vit_set_threads,-u,vit_close", rt, "-lm", "-lpthread", script, "-Wl,-z,noexecstack",
-                    "-Wl,--as-needed", NULL};
+                    "-Wl,--as-needed", NULL, NULL, NULL, NULL};
+    if (opencl) { /* rt_model.c reaches the executor through weak references: pull it in */
+        args[6] = "-Wl,-u,rt_ocl_open,-u,rt_ocl_run,-u,rt_ocl_close,-u,rt_ocl_present";
+        args[7] = rt_ocl;
+        args[8] = rt;
+        args[9] = "-lOpenCL";
+        args[10] = "-lm";
+        args[11] = "-lpthread";
+        args[12] = script;
+        args[13] = "-Wl,-z,noexecstack";
+        args[14] = "-Wl,--as-needed";
+    }
     if (verbose) {
         for (int i = 0; args[i]; i++)
             fprintf(stderr, "%s%s", i ? " " : "", args[i]);
@@ -326,10 +381,56 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     return true;
 }
 
+/* --target=opencl: .cl files and a manifest into the folder `out` (EMIT_CL), or a .so:
+ * the OpenCL backend's data (plan, programs and binaries, weights) linked with the
+ * runtime and its OpenCL executor. */
+static int generate_opencl(const CompileArgs *a, const Plan *p, const Blob *blob, const uint8_t *w, size_t wlen,
+                           const char *out)
+{
+#ifdef VITC_HAVE_OPENCL
+    IrError err = {{0}};
+    if (a->emit == EMIT_CL) {
+        /* schedule for the device when there is one; otherwise (no OpenCL here) for a CPU */
+        OclGenOptions go = {0};
+        IrError derr = {{0}};
+        if (!ocl_device_schedule(a->cl_device, &go, &derr) && a->cl_device)
+            return fail("%s", derr.msg);
+        OclModule *m = ocl_generate(p, &go, &err);
+        bool ok = m && ocl_emit_cl(m, p, out, &err);
+        ocl_module_free(m);
+        return ok ? 0 : fail("%s", err.msg);
+    }
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], as[4200], map[4200];
+    snprintf(dir, sizeof dir, "%s/vitc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return fail("cannot create a temporary folder in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    snprintf(as, sizeof as, "%s/model.s", dir);
+    snprintf(map, sizeof map, "%s/exports.map", dir);
+    OclOptions oo = {a->cl_device, false};
+    int rc = 1;
+    if (!ocl_compile(p, blob, w, wlen, &oo, as, &err))
+        fail("%s", err.msg);
+    else if (link_so(as, map, out, a->verbose, true))
+        rc = 0;
+    ocl_compile_cleanup(as);
+    unlink(as);
+    unlink(map);
+    rmdir(dir);
+    return rc;
+#else
+    (void)a, (void)p, (void)blob, (void)w, (void)wlen, (void)out, (void)link_so;
+    return fail("this vitc was built without the OpenCL backend (install ocl-icd-opencl-dev and opencl-headers, "
+                "then reconfigure)");
+#endif
+}
+
 /* Generates code for p into `out` (a linked .so for EMIT_SO). */
 static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const uint8_t *w, size_t wlen,
                     const char *out)
 {
+    if (a->opencl)
+        return generate_opencl(a, p, blob, w, wlen, out);
 #ifdef VITC_HAVE_LLVM
     IrError err = {{0}};
     LlvmOptions lo = {a->target, a->cpu, a->features, a->opt_level < 0 ? 2 : a->opt_level,
@@ -350,14 +451,14 @@ static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const
     else if (a->target && strncmp(a->target, host, strcspn(host, "-") + 1) != 0)
         fail("cannot link a shared object for '%s' on this host (%s): the runtime library is built for the "
              "host; use --emit=obj and link it with a runtime built for the target", a->target, host);
-    else if (link_so(obj, map, out, a->verbose))
+    else if (link_so(obj, map, out, a->verbose, false))
         rc = 0;
     unlink(obj);
     unlink(map);
     rmdir(dir);
     return rc;
 #else
-    (void)a, (void)p, (void)blob, (void)w, (void)wlen, (void)out, (void)link_so;
+    (void)a, (void)p, (void)blob, (void)w, (void)wlen, (void)out;
     return fail("this vitc was built without the LLVM backend (configure with -DVITC_LLVM=ON)");
 #endif
 }
@@ -369,13 +470,28 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
     char why[256];
     if (!ir_verify(g, &err))
         return fail("internal compiler error: the graph loaded from '%s' is invalid: %s", a->file, err.msg);
-    if (!writable(out, why, sizeof why))
+    if (a->emit != EMIT_CL && !writable(out, why, sizeof why))
         return fail("cannot write '%s': %s", out, why);
     PassOptions po = {.dump = stderr, .log = stderr};
     const char *pipeline = a->passes ? a->passes : pass_default_pipeline(a->opt_level < 0 ? 2 : a->opt_level);
     if (!pass_run_pipeline(g, pipeline, &po, &err))
         return fprintf(stderr, "vitc compile: %s%s\n", pass_error_is_internal(&err) ? "" : "error: ", err.msg), 1;
-    Plan *p = plan_build(g, &err);
+    PlanOptions plo = {0};
+#ifdef VITC_HAVE_LLVM
+    if (!a->opencl) { /* GEMM weights packed for this target's micro-kernels */
+        LlvmOptions lo = {a->target, a->cpu, a->features, a->opt_level < 0 ? 2 : a->opt_level, LLVM_EMIT_OBJ};
+        llvm_plan_options(&lo, &plo);
+    }
+#endif
+#ifdef VITC_HAVE_OPENCL
+    if (a->opencl) { /* GEMM weights packed into the panels of the device's kernels */
+        OclGenOptions go = {0};
+        IrError derr;
+        ocl_device_schedule(a->cl_device, &go, &derr); /* no device: the default panels */
+        ocl_plan_options(&go, &plo);
+    }
+#endif
+    Plan *p = plan_build_opts(g, &plo, &err);
     if (!p)
         return fail("%s: %s", a->file, err.msg);
     char *dir = dir_of(a->file);
@@ -405,7 +521,7 @@ int cmd_compile(int argc, char **argv)
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
-    static const char *const exts[] = {".so", ".o", ".s", ".ll"};
+    static const char *const exts[] = {".so", ".o", ".s", ".ll", "_cl"};
     char *deflt = a.output ? NULL : default_output(a.file, exts[a.emit]);
     const char *out = a.output ? a.output : deflt;
     a.includes[a.nincludes] = VITC_MODELS_DIR;

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "../ir/plan.h"
+#ifdef VITC_HAVE_LLVM
+#include "../backends/llvm/llvm_backend.h"
+#endif
 #include "../passes/passes.h"
 #include "cmd.h"
 
@@ -206,37 +209,6 @@ static void fmt_flops(double f, double scale, char *buf, size_t n)
     snprintf(buf, n, "%.0f ", f);
 }
 
-/* Softmaxes between two matmuls (through at most a few elementwise or data-movement
- * steps): attention that no pass fused. Returns how many; *first is the first one. */
-static int unfused_attention(const Graph *g, const Node **first)
-{
-    int count = 0;
-    *first = NULL;
-    for (int32_t i = 0; i < g->nnodes; i++) {
-        const Node *m = &g->nodes[i];
-        if (m->dead || !(ir_ops[m->op].flags & OPF_MATMUL))
-            continue;
-        const Node *s = ir_def(g, m->in[0]);
-        for (int k = 0; k < 3 && s->op != OP_SOFTMAX && s->nin == 1; k++)
-            s = ir_def(g, s->in[0]);
-        if (s->op != OP_SOFTMAX)
-            continue;
-        const Node *q = ir_def(g, s->in[0]);
-        for (int k = 0; k < 4 && !(ir_ops[q->op].flags & OPF_MATMUL) && q->nin > 0; k++) {
-            int32_t next = q->in[0];
-            if (q->nin > 1 && (ir_ops[ir_def(g, next)->op].flags & OPF_SOURCE))
-                next = q->in[1];
-            q = ir_def(g, next);
-        }
-        if (!(ir_ops[q->op].flags & OPF_MATMUL))
-            continue;
-        if (!*first)
-            *first = s;
-        count++;
-    }
-    return count;
-}
-
 static void print_histogram(const IrStats *st, FILE *out)
 {
     bool done[OP_COUNT] = {0};
@@ -250,6 +222,30 @@ static void print_histogram(const IrStats *st, FILE *out)
         done[best] = true;
         fprintf(out, "%s%s %" PRId32, printed ? ", " : "", ir_ops[best].name, st->op_counts[best]);
     }
+}
+
+/* Attention ops (fused), and every attention-like pattern left (a softmax between matmuls)
+ * with its location and why attention-fusion does not fuse it: never silent. */
+static void print_attention(const Graph *g, const IrStats *st, FILE *out)
+{
+    enum { SHOWN = 64 };
+    AttentionMiss *miss = ir_malloc(SHOWN * sizeof *miss);
+    int n = miss ? attention_unfused(g, miss, SHOWN) : -1;
+    fprintf(out, "  attention    %14" PRId32 "      fused (attention ops); ", st->op_counts[OP_ATTENTION]);
+    if (n < 0)
+        fputs("unfused patterns unknown (out of memory)\n", out);
+    else
+        fprintf(out, "%d attention-like pattern%s left unfused\n", n, n == 1 ? "" : "s");
+    for (int i = 0; i < n && i < SHOWN; i++) {
+        const Node *s = &g->nodes[miss[i].node];
+        if (s->loc.file)
+            fprintf(out, "    unfused softmax at %s:%d:%d: %s\n", s->loc.file, s->loc.line, s->loc.col, miss[i].reason);
+        else
+            fprintf(out, "    unfused softmax %%%d: %s\n", s->out, miss[i].reason);
+    }
+    if (n > SHOWN)
+        fprintf(out, "    ... and %d more\n", n - SHOWN);
+    ir_free(miss);
 }
 
 static void print_stats(const Graph *g, const int64_t *bind, FILE *out)
@@ -281,13 +277,8 @@ static void print_stats(const Graph *g, const int64_t *bind, FILE *out)
     fprintf(out, "  nodes        %14s      ", a);
     print_histogram(&st, out);
     fputc('\n', out);
-    const Node *first;
-    int n = unfused_attention(g, &first);
-    fprintf(out, "  attention    %14d      unfused attention-like pattern%s (softmax between matmuls)", n,
-            n == 1 ? "" : "s");
-    if (first && first->loc.file)
-        fprintf(out, ", the first at %s:%d:%d", first->loc.file, first->loc.line, first->loc.col);
-    fputs("\n\nFLOPs: a matmul counts 2 per multiply-add, batch dimensions included (so the patch\n"
+    print_attention(g, &st, out);
+    fputs("\nFLOPs: a matmul counts 2 per multiply-add, batch dimensions included (so the patch\n"
           "embedding and attention's products count too); every other op counts the op table's\n"
           "cost per element of the larger of its first operand and its result (elementwise ops,\n"
           "reductions, normalisations); data movement and sources count nothing.\n",
@@ -342,7 +333,12 @@ int cmd_dump(int argc, char **argv)
         goto done;
     }
     if (a.kernels) {
-        Plan *p = plan_build(g, &err);
+        PlanOptions plo = {0};
+#ifdef VITC_HAVE_LLVM
+        LlvmOptions lo = {.opt_level = 2};
+        llvm_plan_options(&lo, &plo); /* as `vitc compile` plans for this host: GEMM weights packed */
+#endif
+        Plan *p = plan_build_opts(g, &plo, &err);
         if (!p) {
             fprintf(stderr, "vitc dump: error: %s\n", err.msg);
             goto done;

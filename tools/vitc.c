@@ -9,10 +9,12 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"bench", cmd_bench, "time a compiled model: every kernel's time, GFLOP/s and % of the machine's peak"},
     {"compile", cmd_compile, "compile a model to a shared object (or an object, assembly, LLVM IR)"},
     {"dump", cmd_dump, "print the IR of a model after a pass pipeline (--stats, --dot)"},
     {"init", cmd_init, "write random weights with the names and shapes a model declares"},
     {"run", cmd_run, "run a model on images (--interp: the reference interpreter)"},
+    {"upcycle", cmd_upcycle, "turn a dense model's weights into its MoE twin's (experts tiled, new routers)"},
 };
 
 static void usage(FILE *out)

@@ -30,6 +30,11 @@ typedef struct {
 bool llvm_compile(const Plan *p, const uint8_t *blob, size_t blob_len, const uint8_t *weights,
                   size_t weights_len, const LlvmOptions *o, const char *path, IrError *err);
 
+/* What the plan should do for this target (plan_build_opts): GEMM weights packed into the
+ * panels of its micro-kernels. Defaults (all 0) when the target is unknown (llvm_compile
+ * then reports it). */
+void llvm_plan_options(const LlvmOptions *o, PlanOptions *po);
+
 /* The host's target triple and CPU name (for messages and tuning keys); static strings
  * owned by the backend after the first call. */
 const char *llvm_host_triple(void);

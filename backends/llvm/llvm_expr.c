@@ -4,6 +4,11 @@
  *
  * Loads of views indexed like the output use the row offset computed once per row plus
  * j·stride of the last axis, so an inner loop over j has unit or constant strides.
+ *
+ * In vector mode (g->vl > 0) the same tree is evaluated for vl consecutive positions
+ * j0 .. j0+vl-1 of the last axis at once: loads become vector loads (stride 1), splats
+ * (stride 0) or gathers, the last axis's index an iota, and the ops of llvm_ops.c and
+ * llvm_math.c work on the vectors; lanes past the row's end are masked off (g->vmask).
  */
 #include "llvm_internal.h"
 
@@ -34,6 +39,11 @@ static LLVMValueRef load_view(Gen *g, const GenPoint *pt, int32_t in, DType dt)
         return LLVMGetUndef(gen_value_type(g, dt));
     }
     LLVMValueRef off;
+    if (g->vl) {
+        off = pt->rowbase && pt->rowbase[in] ? pt->rowbase[in] : gen_view_base(g, v, pt->idx, r - 1);
+        off = gen_offset_step(g, off, pt->idx[r - 1], v->strides[r - 1]);
+        return gen_load_vec(g, v->buf, off, v->strides[r - 1], g->vmask, dt);
+    }
     if (pt->rowbase && pt->rowbase[in])
         off = r > 0 ? gen_offset_step(g, pt->rowbase[in], pt->idx[r - 1], v->strides[r - 1]) : pt->rowbase[in];
     else
@@ -56,10 +66,17 @@ LLVMValueRef gen_expr(Gen *g, const GenPoint *pt, int32_t e)
         return load_view(g, pt, x->a, x->dt);
     case EX_CONST:
         return gen_const(g, x->value, x->dt);
-    case EX_INDEX:
+    case EX_INDEX: {
         if (x->a < 0 || x->a >= k->out.rank || !pt->idx[x->a])
             break;
-        return gen_convert(g, pt->idx[x->a], DT_I64, x->dt);
+        LLVMValueRef i = pt->idx[x->a];
+        if (g->vl) {
+            i = gen_broadcast(g, i, g->vl);
+            if (x->a == k->out.rank - 1)
+                i = LLVMBuildAdd(g->b, i, gen_iota(g, g->vl), "");
+        }
+        return gen_convert(g, i, DT_I64, x->dt);
+    }
     case EX_ACC:
         if (!pt->acc)
             break;
@@ -89,6 +106,11 @@ void gen_store_result(Gen *g, const GenPoint *pt, LLVMValueRef outbase)
     LLVMValueRef v = gen_expr(g, pt, k->root);
     if (g->failed)
         return;
+    if (g->vl) {
+        LLVMValueRef off = gen_offset_step(g, outbase, pt->idx[r - 1], k->out.strides[r - 1]);
+        gen_store_vec(g, k->out.buf, off, k->out.strides[r - 1], g->vmask, v, k->expr[k->root].dt);
+        return;
+    }
     LLVMValueRef off = r > 0 ? gen_offset_step(g, outbase, pt->idx[r - 1], k->out.strides[r - 1]) : outbase;
     gen_store(g, k->out.buf, off, v, k->expr[k->root].dt);
 }

@@ -154,6 +154,12 @@ static LLVMValueRef new_function(Gen *g, const char *name, LLVMTypeRef ty)
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(g->ctx, kind, 0));
+    if (g->tgt.wide512) { /* zmm for the vectors the kernels build (LLVM prefers ymm on these CPUs) */
+        const char *attrs[2] = {"prefer-vector-width", "min-legal-vector-width"};
+        for (int i = 0; i < 2; i++)
+            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                    LLVMCreateStringAttribute(g->ctx, attrs[i], (unsigned)strlen(attrs[i]), "512", 3));
+    }
     return fn;
 }
 
@@ -169,6 +175,8 @@ static void load_symbols(Gen *g, LLVMValueRef syms)
 /* The row count of kernel k: Π of its output's dims but the last. */
 static LLVMValueRef rows(Gen *g, const Kernel *k)
 {
+    if (k->kind == KK_ATTENTION) /* batch × query tiles (llvm_attention.c) */
+        return gen_attention_extent(g, k);
     LLVMValueRef n = gen_i64(g, 1);
     for (int d = 0; d + 1 < k->out.rank; d++)
         n = LLVMBuildNSWMul(g->b, n, gen_dim(g, k->out.dims[d]), "");
@@ -184,7 +192,8 @@ static LLVMValueRef gen_extent(Gen *g, int32_t ki)
     g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
     LLVMPositionBuilderAtEnd(g->b, g->entry);
     load_symbols(g, LLVMGetParam(g->fn, 0));
-    LLVMBuildRet(g->b, rows(g, &g->p->kernels[ki]));
+    g->k = &g->p->kernels[ki];
+    LLVMBuildRet(g->b, g->k->kind == KK_GEMM && gen_gemm_tiled(g, g->k) ? gen_gemm_extent(g) : rows(g, g->k));
     return g->fn;
 }
 
@@ -205,7 +214,7 @@ static bool kernel_valid(Gen *g, const Kernel *k)
     case KK_GEMM: {
         const GemmInfo *gi = &k->u.gemm;
         if (r < 2 || gi->a < 0 || gi->a >= k->nin || gi->b < 0 || gi->b >= k->nin || k->in[gi->a].rank != r ||
-            k->in[gi->b].rank != r)
+            k->in[gi->b].rank != (gi->pack_nr > 0 ? 3 : r))
             return gen_fail(g, "internal error: GEMM kernel %d has operands of the wrong rank", g->ki);
         return true;
     }
@@ -217,6 +226,8 @@ static bool kernel_valid(Gen *g, const Kernel *k)
         if (k->u.reduce.in < 0 || k->u.reduce.in >= k->nin || k->in[k->u.reduce.in].rank < r)
             return gen_fail(g, "internal error: reduce kernel %d has an input of the wrong rank", g->ki);
         return true;
+    case KK_ATTENTION:
+        return gen_attention_valid(g, k);
     case KK_GATHER: {
         const GatherInfo *ga = &k->u.gather;
         if (ga->in < 0 || ga->in >= k->nin || ga->idx < 0 || ga->idx >= k->nin || ga->axis < 0 ||
@@ -225,12 +236,26 @@ static bool kernel_valid(Gen *g, const Kernel *k)
             return gen_fail(g, "internal error: gather kernel %d has views of the wrong ranks", g->ki);
         return true;
     }
+    case KK_MOE_ROUTE: {
+        const View *gv = k->u.moe_route.gates >= 0 && k->u.moe_route.gates < k->nin ? &k->in[k->u.moe_route.gates] : NULL;
+        if (r != 2 || !gv || gv->rank != 3 || !dim_is_const(gv->dims[1]) || !dim_is_const(gv->dims[2]) ||
+            p->bufs[k->out.buf].dt != DT_I32)
+            return gen_fail(g, "internal error: route kernel %d has views of the wrong shapes", g->ki);
+        return true;
+    }
+    case KK_MOE_COMBINE: {
+        const MoeCombineInfo *mc = &k->u.moe_combine;
+        if (r < 2 || mc->y < 0 || mc->y >= k->nin || mc->route < 0 || mc->route >= k->nin || mc->gates < 0 ||
+            mc->gates >= k->nin || k->in[mc->y].rank != 3 || k->in[mc->route].rank != 2 || k->in[mc->gates].rank != r)
+            return gen_fail(g, "internal error: combine kernel %d has views of the wrong ranks", g->ki);
+        return true;
+    }
     default:
         return gen_fail(g, "kernel %d: the LLVM backend has no code for kernel kind %d", g->ki, (int)k->kind);
     }
 }
 
-static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
+LLVMValueRef gen_kernel(Gen *g, int32_t ki)
 {
     const Plan *p = g->p;
     const Kernel *k = &p->kernels[ki];
@@ -239,7 +264,7 @@ static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     g->ki = ki;
     if (!kernel_valid(g, k))
         return NULL;
-    snprintf(name, sizeof name, "vk%d", ki);
+    snprintf(name, sizeof name, g->slot ? "vb%d" : "vk%d", ki); /* a body shared by kernels (llvm_share.c) */
     LLVMTypeRef params[4] = {g->t_ptr, g->t_ptr, g->t_i64, g->t_i64};
     g->fn = new_function(g, name, LLVMFunctionType(g->t_void, params, 4, 0));
     g->entry = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry");
@@ -257,12 +282,12 @@ static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     touched[k->out.buf] = true;
     for (int32_t i = 0; i < k->nin; i++)
         touched[k->in[i].buf] = true;
-    touched[p->nbufs] = k->kind == KK_GATHER;
+    touched[p->nbufs] = k->kind == KK_GATHER || k->kind == KK_MOE_COMBINE;
     for (int32_t b = 0; b <= p->nbufs; b++) {
         g->bufp[b] = NULL;
         if (!touched[b])
             continue;
-        LLVMValueRef i = gen_i64(g, b);
+        LLVMValueRef i = gen_i64(g, g->slot ? g->slot[b] : b);
         LLVMValueRef ptr = LLVMBuildInBoundsGEP2(g->b, g->t_ptr, bufs, &i, 1, "");
         g->bufp[b] = LLVMBuildLoad2(g->b, g->t_ptr, ptr, "");
     }
@@ -270,6 +295,20 @@ static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     ir_free(touched);
     if (!ok)
         return NULL;
+    if (k->kind == KK_GEMM && gen_gemm_tiled(g, k)) { /* its own loop, over tiles */
+        gen_gemm_kernel(g);
+        LLVMBuildRetVoid(g->b);
+        LLVMPositionBuilderAtEnd(g->b, g->entry);
+        LLVMBuildBr(g->b, start);
+        return g->failed ? NULL : g->fn;
+    }
+    if (k->kind == KK_ATTENTION) { /* its own iterations (llvm_attention.c) */
+        gen_attention(g);
+        LLVMBuildRetVoid(g->b);
+        LLVMPositionBuilderAtEnd(g->b, g->entry);
+        LLVMBuildBr(g->b, start);
+        return g->failed ? NULL : g->fn;
+    }
 
     /* the rows [begin, end) */
     int32_t r = k->out.rank;
@@ -301,6 +340,8 @@ static LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     case KK_ROW: gen_row_norm(g, idx, rowbase, outbase); break;
     case KK_REDUCE: gen_row_reduce(g, idx, rowbase, outbase); break;
     case KK_GATHER: gen_row_gather(g, idx, rowbase, outbase); break;
+    case KK_MOE_ROUTE: gen_row_moe_route(g, idx, rowbase, outbase); break;
+    case KK_MOE_COMBINE: gen_row_moe_combine(g, idx, rowbase, outbase); break;
     default: break;
     }
     ir_free(rowbase);
@@ -321,9 +362,9 @@ static void pointer_table(Gen *g, const char *name, LLVMValueRef *fns, int32_t n
     LLVMSetLinkage(t, LLVMExternalLinkage);
 }
 
-bool gen_module(LLVMContextRef ctx, LLVMModuleRef mod, const Plan *p, IrError *err)
+bool gen_module(LLVMContextRef ctx, LLVMModuleRef mod, const Plan *p, const GenTarget *t, IrError *err)
 {
-    Gen g = {.ctx = ctx, .mod = mod, .p = p, .err = err};
+    Gen g = {.ctx = ctx, .mod = mod, .p = p, .err = err, .tgt = *t, .share = gen_share_new()};
     g.b = LLVMCreateBuilderInContext(ctx);
     g.t_void = LLVMVoidTypeInContext(ctx);
     g.t_i1 = LLVMInt1TypeInContext(ctx);
@@ -358,7 +399,7 @@ bool gen_module(LLVMContextRef ctx, LLVMModuleRef mod, const Plan *p, IrError *e
         g.scope[b] = self_node(&g, ops, 2);
     }
     for (int32_t i = 0; i < p->nkernels && !g.failed; i++) {
-        kfns[i] = gen_kernel(&g, i);
+        kfns[i] = gen_kernel_shared(&g, i);
         if (kfns[i])
             xfns[i] = gen_extent(&g, i);
     }
@@ -374,6 +415,7 @@ out:
     ir_free(g.symv);
     ir_free(kfns);
     ir_free(xfns);
+    gen_share_free(g.share);
     LLVMDisposeBuilder(g.b);
     return !g.failed;
 }

@@ -73,7 +73,9 @@ LlvmJit *llvm_jit_new(const Plan *p, const LlvmOptions *o, IrError *err)
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(mod, td);
     LLVMDisposeTargetData(td);
-    if (!gen_module(ctx, mod, p, err) || !llvm_optimize(mod, tm, jo.opt_level, err)) {
+    GenTarget gt;
+    llvm_gen_target(tm, &gt);
+    if (!gen_module(ctx, mod, p, &gt, err) || !llvm_optimize(mod, tm, jo.opt_level, err)) {
         LLVMDisposeModule(mod);
         LLVMOrcDisposeThreadSafeContext(tsc);
         LLVMDisposeTargetMachine(tm);

@@ -2,13 +2,11 @@
  * llvm_gen.c for the skeleton). Floats accumulate in f32, integers in i64.
  *
  *   ELEMENTWISE  for j: out = expr
- *   GEMM         B's n-stride 1: rows of NT outputs accumulate in a stack buffer, k outer,
+ *   GEMM         (integer, f16 and bf16 operands; f32 GEMMs are llvm_gemm.c's) B's n-stride 1: rows of NT outputs accumulate in a stack buffer, k outer,
  *                n inner (an axpy per k, vectorised, llvm.fmuladd); otherwise (B's k-stride
  *                1 is the transposed-weight case) one dot product over k per output,
  *                vectorised with reassociation allowed. Then the epilogue per output.
- *   ROW          normalize: mean, then Σ(x-mean)² (or Σx² without center), then
- *                (x-mean)·rsqrt(var+eps); softmax / log_softmax: row max, Σexp(x-max),
- *                then exp(x-max)/Σ or x-max-log Σ. Then the epilogue.
+ *   ROW          llvm_row.c
  *   REDUCE       per output element, nested loops over the reduced (trailing) axes.
  *   GATHER       per output element, the index is loaded, checked (0 ≤ i < len; else the
  *                error cell gets RT_ERR_INDEX and the element is 0) and the table read.
@@ -30,9 +28,66 @@ static LLVMValueRef row_length(Gen *g)
 
 static LLVMValueRef load_acc(Gen *g, LLVMValueRef p, LLVMTypeRef t) { return LLVMBuildLoad2(g->b, t, p, ""); }
 
+/* ---- vector loops along the last axis ---- */
+
+void gen_vector_loop(Gen *g, LLVMValueRef len, GenVectorBody body, void *ctx)
+{
+    unsigned vl = (unsigned)g->tgt.vl;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef full = LLVMBuildSDiv(b, len, gen_i64(g, vl), "");
+    GenLoop c;
+    g->vl = vl;
+    g->vmask = NULL;
+    gen_loop_begin(g, &c, gen_i64(g, 0), full, "vec");
+    body(g, ctx, LLVMBuildNSWMul(b, c.iv, gen_i64(g, vl), ""));
+    gen_loop_end(g, &c, LOOP_PLAIN);
+    LLVMValueRef j0 = LLVMBuildNSWMul(b, full, gen_i64(g, vl), "");
+    bool known = LLVMIsAConstantInt(len) != NULL;
+    if (!known || LLVMConstIntGetSExtValue(len) % vl != 0) {
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tail");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tail_done");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, j0, len, ""), tail, done);
+        LLVMPositionBuilderAtEnd(b, tail);
+        g->vmask = gen_lane_mask(g, vl, j0, len);
+        body(g, ctx, j0);
+        LLVMBuildBr(b, done);
+        LLVMPositionBuilderAtEnd(b, done);
+    }
+    g->vl = 0;
+    g->vmask = NULL;
+}
+
+bool gen_use_vectors(const Gen *g, const View *along)
+{
+    if (along->rank < 1 || along->strides[along->rank - 1].n == 0 || g->tgt.vl < 2)
+        return false;
+    Dim len = along->dims[along->rank - 1];
+    return !dim_is_const(len) || len.n >= g->tgt.vl / 2;
+}
+
+typedef struct {
+    LLVMValueRef *idx;
+    const LLVMValueRef *rowbase;
+    LLVMValueRef outbase;
+} EwRow;
+
+static void ew_body(Gen *g, void *ctx, LLVMValueRef j0)
+{
+    EwRow *e = ctx;
+    int32_t r = g->k->out.rank;
+    e->idx[r - 1] = j0;
+    GenPoint pt = {e->idx, NULL, e->rowbase};
+    gen_store_result(g, &pt, e->outbase);
+}
+
 void gen_row_elementwise(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
 {
     int32_t r = g->k->out.rank;
+    if (gen_use_vectors(g, &g->k->out)) {
+        EwRow e = {idx, rowbase, outbase};
+        gen_vector_loop(g, row_length(g), ew_body, &e);
+        return;
+    }
     GenLoop j;
     gen_loop_begin(g, &j, gen_i64(g, 0), row_length(g), "j");
     if (r > 0)
@@ -134,81 +189,6 @@ void gen_row_gemm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMVa
         gemm_axpy(g, idx, rowbase, outbase, rowA, baseB);
     else
         gemm_dot(g, idx, rowbase, outbase, rowA, baseB, isf);
-}
-
-/* ---- ROW: normalize, softmax, log_softmax ---- */
-
-/* Σ f(x_j) over the row, f given by `kind`: 0 x, 1 (x-c)², 2 x², 3 exp(x-c); or max (4). */
-static LLVMValueRef row_fold(Gen *g, const View *in, LLVMValueRef base, LLVMValueRef len, int kind, LLVMValueRef c)
-{
-    LLVMBuilderRef b = g->b;
-    int32_t r = in->rank;
-    LLVMValueRef accp = gen_alloca(g, g->t_f32, "fold");
-    LLVMBuildStore(b, kind == 4 ? f32c(g, -INFINITY) : f32c(g, 0), accp);
-    GenLoop j;
-    gen_loop_begin(g, &j, gen_i64(g, 0), len, "j");
-    LLVMValueRef x = gen_load(g, in->buf, gen_offset_step(g, base, j.iv, in->strides[r - 1]), DT_F32);
-    LLVMValueRef acc = load_acc(g, accp, g->t_f32), v;
-    switch (kind) {
-    case 0: v = LLVMBuildFAdd(b, acc, x, ""); break;
-    case 1: {
-        LLVMValueRef d = LLVMBuildFSub(b, x, c, "");
-        v = gen_fmuladd(g, d, d, acc);
-        break;
-    }
-    case 2: v = gen_fmuladd(g, x, x, acc); break;
-    case 3: v = LLVMBuildFAdd(b, acc, gen_fexp(g, LLVMBuildFSub(b, x, c, "")), ""); break;
-    default: v = gen_fmax_nan(g, x, acc, true); break;
-    }
-    LLVMBuildStore(b, v, accp);
-    gen_loop_end(g, &j, kind <= 2 ? LOOP_VECTORIZE : LOOP_PLAIN);
-    return load_acc(g, accp, g->t_f32);
-}
-
-void gen_row_norm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
-{
-    const Kernel *k = g->k;
-    const RowInfo *ri = &k->u.row;
-    const View *in = &k->in[ri->in];
-    int32_t r = k->out.rank;
-    LLVMBuilderRef b = g->b;
-    LLVMValueRef base = gen_view_base(g, in, idx, r - 1), len = gen_dim(g, in->dims[r - 1]);
-    LLVMValueRef flen = LLVMBuildSIToFP(b, len, g->t_f32, "");
-    LLVMValueRef c1 = NULL, c2 = NULL; /* normalize: mean (or 0), rstd; softmax: max, Σ */
-    if (ri->op == OP_NORMALIZE) {
-        LLVMValueRef var;
-        if (ri->center) {
-            c1 = LLVMBuildFDiv(b, row_fold(g, in, base, len, 0, NULL), flen, "");
-            var = row_fold(g, in, base, len, 1, c1);
-        } else {
-            c1 = f32c(g, 0);
-            var = row_fold(g, in, base, len, 2, NULL);
-        }
-        var = LLVMBuildFAdd(b, LLVMBuildFDiv(b, var, flen, ""), f32c(g, (float)ri->eps), "");
-        c2 = LLVMBuildFDiv(b, f32c(g, 1), gen_fsqrt(g, var), "");
-    } else if (ri->op == OP_SOFTMAX || ri->op == OP_LOG_SOFTMAX) {
-        c1 = row_fold(g, in, base, len, 4, NULL);
-        c2 = row_fold(g, in, base, len, 3, c1);
-        if (ri->op == OP_LOG_SOFTMAX)
-            c2 = gen_flog(g, c2);
-    } else {
-        gen_fail(g, "kernel %d: the LLVM backend has no row kernel for '%s'", g->ki, ir_ops[ri->op].name);
-        return;
-    }
-    GenLoop j;
-    gen_loop_begin(g, &j, gen_i64(g, 0), len, "j");
-    idx[r - 1] = j.iv;
-    LLVMValueRef x = gen_load(g, in->buf, gen_offset_step(g, base, j.iv, in->strides[r - 1]), DT_F32), y;
-    LLVMValueRef d = LLVMBuildFSub(b, x, c1, "");
-    if (ri->op == OP_NORMALIZE)
-        y = LLVMBuildFMul(b, d, c2, "");
-    else if (ri->op == OP_SOFTMAX)
-        y = LLVMBuildFDiv(b, gen_fexp(g, d), c2, "");
-    else
-        y = LLVMBuildFSub(b, d, c2, "");
-    GenPoint pt = {idx, acc_value(g, y, true), rowbase};
-    gen_store_result(g, &pt, outbase);
-    gen_loop_end(g, &j, LOOP_PLAIN);
 }
 
 /* ---- REDUCE ---- */

@@ -4,44 +4,56 @@
  *   floats    computed in f32; a result of dtype f16 or bf16 is rounded to it (nearest
  *             even) after every op, so f16/bf16 chains see the values the interpreter does.
  *             Conversions to and from 16-bit storage are integer code (exact, no libgcc
- *             helpers, vectorisable). Transcendentals: LLVM intrinsics (llvm.exp.f32 …)
- *             or libm's float functions (erff, tanhf, log1pf).
+ *             helpers, vectorisable). exp, log, log1p, erf, tanh and GELU are polynomial
+ *             code (llvm_math.c); sin, cos and pow are LLVM intrinsics (libm calls).
  *   integers  wrap to their width. Where the interpreter reports an error, generated code
  *             never traps and gives: x / 0 = 0, MIN / -1 = MIN, 0 to a negative power = 0.
  *   casts     float → int truncates toward zero and saturates, NaN → 0 (llvm.fptosi.sat);
  *             int → bf16 rounds once, as (double)x rounded to bf16 (via round-to-odd).
+ *
+ * Every function works on scalars and on vectors alike: constants and types follow the
+ * operands' (a <16 x float> operand gives <16 x float> constants), and constants made
+ * from nothing (gen_const) follow g->vl, the width the caller is generating for.
  */
 #include <math.h>
 #include <string.h>
 
 #include "llvm_internal.h"
 
-static LLVMValueRef i32c(Gen *g, uint32_t v) { return LLVMConstInt(g->t_i32, v, 0); }
-static LLVMValueRef f32c(Gen *g, double v) { return LLVMConstReal(g->t_f32, v); }
+/* A constant of the shape of `like` (scalar or vector) with element type i32 / float. */
+static LLVMValueRef ic(Gen *g, LLVMValueRef like, uint32_t v)
+{
+    return gen_splat(gen_like(LLVMTypeOf(like), g->t_i32), LLVMConstInt(g->t_i32, v, 0));
+}
+static LLVMValueRef fc(Gen *g, LLVMValueRef like, double v) { return gen_fconst(g, LLVMTypeOf(like), v); }
+static LLVMTypeRef like(LLVMValueRef v, LLVMTypeRef elem) { return gen_like(LLVMTypeOf(v), elem); }
 static LLVMValueRef sel(Gen *g, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSelect(g->b, c, a, b, "");
 }
-static LLVMValueRef as_int(Gen *g, LLVMValueRef f) { return LLVMBuildBitCast(g->b, f, g->t_i32, ""); }
-static LLVMValueRef as_float(Gen *g, LLVMValueRef i) { return LLVMBuildBitCast(g->b, i, g->t_f32, ""); }
+static LLVMValueRef as_int(Gen *g, LLVMValueRef f) { return LLVMBuildBitCast(g->b, f, like(f, g->t_i32), ""); }
+static LLVMValueRef as_float(Gen *g, LLVMValueRef i) { return LLVMBuildBitCast(g->b, i, like(i, g->t_f32), ""); }
 
-static LLVMValueRef intrin1(Gen *g, const char *name, LLVMValueRef x) { return gen_call(g, name, g->t_f32, &x, 1); }
+static LLVMValueRef intrin1(Gen *g, const char *name, LLVMValueRef x)
+{
+    return gen_intrinsic(g, name, LLVMTypeOf(x), &x, 1);
+}
 
-LLVMValueRef gen_fexp(Gen *g, LLVMValueRef x) { return intrin1(g, "llvm.exp.f32", x); }
-LLVMValueRef gen_flog(Gen *g, LLVMValueRef x) { return intrin1(g, "llvm.log.f32", x); }
-LLVMValueRef gen_fsqrt(Gen *g, LLVMValueRef x) { return intrin1(g, "llvm.sqrt.f32", x); }
+LLVMValueRef gen_fexp(Gen *g, LLVMValueRef x) { return gen_math_exp(g, x); }
+LLVMValueRef gen_flog(Gen *g, LLVMValueRef x) { return gen_math_log(g, x); }
+LLVMValueRef gen_fsqrt(Gen *g, LLVMValueRef x) { return intrin1(g, "llvm.sqrt", x); }
 
 LLVMValueRef gen_fmuladd(Gen *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
 {
     LLVMValueRef args[3] = {a, b, c};
-    return gen_call(g, "llvm.fmuladd.f32", g->t_f32, args, 3);
+    return gen_intrinsic(g, "llvm.fmuladd", LLVMTypeOf(a), args, 3);
 }
 
 LLVMValueRef gen_fmax_nan(Gen *g, LLVMValueRef a, LLVMValueRef b, bool is_max)
 {
     LLVMValueRef pick = LLVMBuildFCmp(g->b, is_max ? LLVMRealOGT : LLVMRealOLT, a, b, "");
     LLVMValueRef nan = LLVMBuildFCmp(g->b, LLVMRealUNO, a, b, "");
-    return sel(g, nan, f32c(g, NAN), sel(g, pick, a, b));
+    return sel(g, nan, fc(g, a, NAN), sel(g, pick, a, b));
 }
 
 /* ---- 16-bit floats ---- */
@@ -51,36 +63,36 @@ static LLVMValueRef f32_to_f16(Gen *g, LLVMValueRef f)
 {
     LLVMBuilderRef b = g->b;
     LLVMValueRef u = as_int(g, f);
-    LLVMValueRef sign = LLVMBuildAnd(b, u, i32c(g, 0x80000000u), "");
+    LLVMValueRef sign = LLVMBuildAnd(b, u, ic(g, f, 0x80000000u), "");
     LLVMValueRef a = LLVMBuildXor(b, u, sign, "");
-    LLVMValueRef inf_nan = sel(g, LLVMBuildICmp(b, LLVMIntUGT, a, i32c(g, 0x7f800000u), ""), i32c(g, 0x7e00),
-                               i32c(g, 0x7c00));
+    LLVMValueRef inf_nan = sel(g, LLVMBuildICmp(b, LLVMIntUGT, a, ic(g, f, 0x7f800000u), ""), ic(g, f, 0x7e00),
+                               ic(g, f, 0x7c00));
     /* subnormal results: let the FPU round by adding 0.5 (2^-1 aligns the f16 ulp) */
-    LLVMValueRef df = LLVMBuildFAdd(b, as_float(g, a), as_float(g, i32c(g, 0x3f000000u)), "");
-    LLVMValueRef den = LLVMBuildSub(b, as_int(g, df), i32c(g, 0x3f000000u), "");
-    LLVMValueRef odd = LLVMBuildAnd(b, LLVMBuildLShr(b, a, i32c(g, 13), ""), i32c(g, 1), "");
-    LLVMValueRef nrm = LLVMBuildAdd(b, a, i32c(g, 0xc8000000u + 0xfffu), "");
-    nrm = LLVMBuildLShr(b, LLVMBuildAdd(b, nrm, odd, ""), i32c(g, 13), "");
-    LLVMValueRef o = sel(g, LLVMBuildICmp(b, LLVMIntULT, a, i32c(g, 0x38800000u), ""), den, nrm);
-    o = sel(g, LLVMBuildICmp(b, LLVMIntUGE, a, i32c(g, 0x47800000u), ""), inf_nan, o);
-    o = LLVMBuildOr(b, o, LLVMBuildLShr(b, sign, i32c(g, 16), ""), "");
-    return LLVMBuildTrunc(b, o, g->t_i16, "");
+    LLVMValueRef df = LLVMBuildFAdd(b, as_float(g, a), as_float(g, ic(g, f, 0x3f000000u)), "");
+    LLVMValueRef den = LLVMBuildSub(b, as_int(g, df), ic(g, f, 0x3f000000u), "");
+    LLVMValueRef odd = LLVMBuildAnd(b, LLVMBuildLShr(b, a, ic(g, f, 13), ""), ic(g, f, 1), "");
+    LLVMValueRef nrm = LLVMBuildAdd(b, a, ic(g, f, 0xc8000000u + 0xfffu), "");
+    nrm = LLVMBuildLShr(b, LLVMBuildAdd(b, nrm, odd, ""), ic(g, f, 13), "");
+    LLVMValueRef o = sel(g, LLVMBuildICmp(b, LLVMIntULT, a, ic(g, f, 0x38800000u), ""), den, nrm);
+    o = sel(g, LLVMBuildICmp(b, LLVMIntUGE, a, ic(g, f, 0x47800000u), ""), inf_nan, o);
+    o = LLVMBuildOr(b, o, LLVMBuildLShr(b, sign, ic(g, f, 16), ""), "");
+    return LLVMBuildTrunc(b, o, like(o, g->t_i16), "");
 }
 
 /* f16 bits → f32, exact (F. Giesen's half_to_float). */
 static LLVMValueRef f16_to_f32(Gen *g, LLVMValueRef h)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef h32 = LLVMBuildZExt(b, h, g->t_i32, "");
-    LLVMValueRef o = LLVMBuildShl(b, LLVMBuildAnd(b, h32, i32c(g, 0x7fff), ""), i32c(g, 13), "");
-    LLVMValueRef e = LLVMBuildAnd(b, o, i32c(g, 0x0f800000u), "");
-    o = LLVMBuildAdd(b, o, i32c(g, 0x38000000u), "");
-    LLVMValueRef inf = LLVMBuildAdd(b, o, i32c(g, 0x38000000u), "");
-    LLVMValueRef den = LLVMBuildFSub(b, as_float(g, LLVMBuildAdd(b, o, i32c(g, 0x00800000u), "")),
-                                     as_float(g, i32c(g, 0x38800000u)), "");
-    o = sel(g, LLVMBuildICmp(b, LLVMIntEQ, e, i32c(g, 0), ""), as_int(g, den), o);
-    o = sel(g, LLVMBuildICmp(b, LLVMIntEQ, e, i32c(g, 0x0f800000u), ""), inf, o);
-    LLVMValueRef s = LLVMBuildShl(b, LLVMBuildAnd(b, h32, i32c(g, 0x8000), ""), i32c(g, 16), "");
+    LLVMValueRef h32 = LLVMBuildZExt(b, h, like(h, g->t_i32), "");
+    LLVMValueRef o = LLVMBuildShl(b, LLVMBuildAnd(b, h32, ic(g, h, 0x7fff), ""), ic(g, h, 13), "");
+    LLVMValueRef e = LLVMBuildAnd(b, o, ic(g, h, 0x0f800000u), "");
+    o = LLVMBuildAdd(b, o, ic(g, h, 0x38000000u), "");
+    LLVMValueRef inf = LLVMBuildAdd(b, o, ic(g, h, 0x38000000u), "");
+    LLVMValueRef den = LLVMBuildFSub(b, as_float(g, LLVMBuildAdd(b, o, ic(g, h, 0x00800000u), "")),
+                                     as_float(g, ic(g, h, 0x38800000u)), "");
+    o = sel(g, LLVMBuildICmp(b, LLVMIntEQ, e, ic(g, h, 0), ""), as_int(g, den), o);
+    o = sel(g, LLVMBuildICmp(b, LLVMIntEQ, e, ic(g, h, 0x0f800000u), ""), inf, o);
+    LLVMValueRef s = LLVMBuildShl(b, LLVMBuildAnd(b, h32, ic(g, h, 0x8000), ""), ic(g, h, 16), "");
     return as_float(g, LLVMBuildOr(b, o, s, ""));
 }
 
@@ -89,19 +101,19 @@ static LLVMValueRef f32_to_bf16(Gen *g, LLVMValueRef f)
 {
     LLVMBuilderRef b = g->b;
     LLVMValueRef u = as_int(g, f);
-    LLVMValueRef odd = LLVMBuildAnd(b, LLVMBuildLShr(b, u, i32c(g, 16), ""), i32c(g, 1), "");
-    LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, LLVMBuildAdd(b, u, i32c(g, 0x7fff), ""), odd, ""),
-                                   i32c(g, 16), "");
-    LLVMValueRef nan = LLVMBuildOr(b, LLVMBuildLShr(b, u, i32c(g, 16), ""), i32c(g, 0x40), "");
+    LLVMValueRef odd = LLVMBuildAnd(b, LLVMBuildLShr(b, u, ic(g, f, 16), ""), ic(g, f, 1), "");
+    LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, LLVMBuildAdd(b, u, ic(g, f, 0x7fff), ""), odd, ""),
+                                   ic(g, f, 16), "");
+    LLVMValueRef nan = LLVMBuildOr(b, LLVMBuildLShr(b, u, ic(g, f, 16), ""), ic(g, f, 0x40), "");
     r = sel(g, LLVMBuildFCmp(b, LLVMRealUNO, f, f, ""), nan, r);
-    return LLVMBuildTrunc(b, r, g->t_i16, "");
+    return LLVMBuildTrunc(b, r, like(r, g->t_i16), "");
 }
 
 LLVMValueRef gen_half_to_float(Gen *g, LLVMValueRef h, DType dt)
 {
     if (dt == DT_F16)
         return f16_to_f32(g, h);
-    LLVMValueRef u = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, h, g->t_i32, ""), i32c(g, 16), "");
+    LLVMValueRef u = LLVMBuildShl(g->b, LLVMBuildZExt(g->b, h, like(h, g->t_i32), ""), ic(g, h, 16), "");
     return as_float(g, u);
 }
 
@@ -122,16 +134,16 @@ LLVMValueRef gen_round_float(Gen *g, LLVMValueRef x, DType dt)
 static LLVMValueRef int_to_bf16(Gen *g, LLVMValueRef v)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef d = LLVMBuildSIToFP(b, v, g->t_f64, "");
-    LLVMValueRef f = LLVMBuildFPTrunc(b, d, g->t_f32, "");
-    LLVMValueRef back = LLVMBuildFPExt(b, f, g->t_f64, "");
+    LLVMValueRef d = LLVMBuildSIToFP(b, v, like(v, g->t_f64), "");
+    LLVMValueRef f = LLVMBuildFPTrunc(b, d, like(v, g->t_f32), "");
+    LLVMValueRef back = LLVMBuildFPExt(b, f, like(v, g->t_f64), "");
     LLVMValueRef bits = as_int(g, f);
     LLVMValueRef inexact = LLVMBuildFCmp(b, LLVMRealUNE, back, d, "");
-    LLVMValueRef even = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, bits, i32c(g, 1), ""), i32c(g, 0), "");
+    LLVMValueRef even = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, bits, ic(g, bits, 1), ""), ic(g, bits, 0), "");
     LLVMValueRef below = LLVMBuildFCmp(b, LLVMRealOLT, back, d, "");
-    LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, bits, i32c(g, 0), "");
+    LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, bits, ic(g, bits, 0), "");
     LLVMValueRef up = LLVMBuildXor(b, below, neg, "");
-    LLVMValueRef fixed = LLVMBuildAdd(b, bits, sel(g, up, i32c(g, 1), i32c(g, 0xffffffffu)), "");
+    LLVMValueRef fixed = LLVMBuildAdd(b, bits, sel(g, up, ic(g, bits, 1), ic(g, bits, 0xffffffffu)), "");
     bits = sel(g, LLVMBuildAnd(b, inexact, even, ""), fixed, bits);
     return gen_round_float(g, as_float(g, bits), DT_BF16);
 }
@@ -144,32 +156,36 @@ LLVMValueRef gen_convert(Gen *g, LLVMValueRef v, DType from, DType to)
     bool ff = dtype_is_float(from), ft = dtype_is_float(to);
     if (ff && ft)
         return gen_round_float(g, v, to);
+    LLVMTypeRef tt = like(v, gen_scalar_type(g, to));
     if (ff && to == DT_BOOL)
-        return LLVMBuildFCmp(b, LLVMRealUNE, v, f32c(g, 0), "");
+        return LLVMBuildFCmp(b, LLVMRealUNE, v, fc(g, v, 0), "");
     if (ff)
-        return gen_call(g, to == DT_I32 ? "llvm.fptosi.sat.i32.f32" : "llvm.fptosi.sat.i64.f32",
-                        gen_value_type(g, to), &v, 1);
+        return gen_intrinsic(g, "llvm.fptosi.sat", tt, &v, 1);
     if (from == DT_BOOL)
-        return ft ? LLVMBuildUIToFP(b, v, g->t_f32, "") : LLVMBuildZExt(b, v, gen_value_type(g, to), "");
+        return ft ? LLVMBuildUIToFP(b, v, like(v, g->t_f32), "") : LLVMBuildZExt(b, v, tt, "");
     /* from an integer */
     if (to == DT_BOOL)
         return LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
     if (!ft)
-        return to == DT_I64 ? LLVMBuildSExt(b, v, g->t_i64, "") : LLVMBuildTrunc(b, v, g->t_i32, "");
+        return to == DT_I64 ? LLVMBuildSExt(b, v, tt, "") : LLVMBuildTrunc(b, v, tt, "");
     if (to == DT_BF16)
         return int_to_bf16(g, v);
     /* f32: one rounding; f16: exact below 2^24, and anything larger overflows to inf */
-    return gen_round_float(g, LLVMBuildSIToFP(b, v, g->t_f32, ""), to);
+    return gen_round_float(g, LLVMBuildSIToFP(b, v, like(v, g->t_f32), ""), to);
 }
 
 LLVMValueRef gen_const(Gen *g, double v, DType dt)
 {
-    if (dtype_is_float(dt))
-        return LLVMConstReal(g->t_f32, (float)dtype_round(dt, v));
-    if (dt == DT_BOOL)
-        return LLVMConstInt(g->t_i1, v != 0, 0);
-    int64_t i = dt == DT_I64 && v >= 0x1p63 ? INT64_MAX : (int64_t)dtype_round(dt, v);
-    return LLVMConstInt(gen_value_type(g, dt), (unsigned long long)i, 1);
+    LLVMValueRef c;
+    if (dtype_is_float(dt)) {
+        c = LLVMConstReal(g->t_f32, (float)dtype_round(dt, v));
+    } else if (dt == DT_BOOL) {
+        c = LLVMConstInt(g->t_i1, v != 0, 0);
+    } else {
+        int64_t i = dt == DT_I64 && v >= 0x1p63 ? INT64_MAX : (int64_t)dtype_round(dt, v);
+        c = LLVMConstInt(gen_scalar_type(g, dt), (unsigned long long)i, 1);
+    }
+    return gen_splat(gen_value_type(g, dt), c);
 }
 
 /* ---- integer helpers ---- */
@@ -178,7 +194,8 @@ static LLVMValueRef int_div(Gen *g, LLVMValueRef a, LLVMValueRef d)
 {
     LLVMBuilderRef b = g->b;
     LLVMTypeRef t = LLVMTypeOf(a);
-    LLVMValueRef zero = LLVMConstNull(t), one = LLVMConstInt(t, 1, 0), m1 = LLVMConstAllOnes(t);
+    LLVMTypeRef et = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetElementType(t) : t;
+    LLVMValueRef zero = LLVMConstNull(t), one = gen_splat(t, LLVMConstInt(et, 1, 0)), m1 = LLVMConstAllOnes(t);
     LLVMValueRef isz = LLVMBuildICmp(b, LLVMIntEQ, d, zero, "");
     LLVMValueRef ism1 = LLVMBuildICmp(b, LLVMIntEQ, d, m1, "");
     LLVMValueRef safe = sel(g, LLVMBuildOr(b, isz, ism1, ""), one, d);
@@ -235,8 +252,20 @@ static LLVMValueRef ipow_function(Gen *g, LLVMTypeRef t)
 
 static LLVMValueRef int_pow(Gen *g, LLVMValueRef a, LLVMValueRef e)
 {
-    LLVMValueRef fn = ipow_function(g, LLVMTypeOf(a)), args[2] = {a, e};
-    return LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 2, "");
+    LLVMTypeRef t = LLVMTypeOf(a);
+    bool vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
+    LLVMValueRef fn = ipow_function(g, vec ? LLVMGetElementType(t) : t);
+    if (!vec) {
+        LLVMValueRef args[2] = {a, e};
+        return LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 2, "");
+    }
+    LLVMValueRef r = LLVMGetUndef(t); /* lane by lane */
+    for (unsigned i = 0; i < LLVMGetVectorSize(t); i++) {
+        LLVMValueRef lane = LLVMConstInt(g->t_i32, i, 0);
+        LLVMValueRef args[2] = {LLVMBuildExtractElement(g->b, a, lane, ""), LLVMBuildExtractElement(g->b, e, lane, "")};
+        r = LLVMBuildInsertElement(g->b, r, LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 2, ""), lane, "");
+    }
+    return r;
 }
 
 /* ---- ops ---- */
@@ -246,39 +275,28 @@ static LLVMValueRef unary_float(Gen *g, const Expr *e, LLVMValueRef x)
     LLVMBuilderRef b = g->b;
     switch (e->op) {
     case OP_NEG: return LLVMBuildFNeg(b, x, "");
-    case OP_ABS: return intrin1(g, "llvm.fabs.f32", x);
-    case OP_EXP: return gen_fexp(g, x);
-    case OP_LOG: return gen_flog(g, x);
+    case OP_ABS: return intrin1(g, "llvm.fabs", x);
+    case OP_EXP: return gen_math_exp(g, x);
+    case OP_LOG: return gen_math_log(g, x);
     case OP_SQRT: return gen_fsqrt(g, x);
-    case OP_RSQRT: return LLVMBuildFDiv(b, f32c(g, 1), gen_fsqrt(g, x), "");
-    case OP_TANH: return intrin1(g, "tanhf", x);
-    case OP_ERF: return intrin1(g, "erff", x);
-    case OP_SIN: return intrin1(g, "llvm.sin.f32", x);
-    case OP_COS: return intrin1(g, "llvm.cos.f32", x);
-    case OP_RELU: return sel(g, LLVMBuildFCmp(b, LLVMRealUGT, x, f32c(g, 0), ""), x, f32c(g, 0));
+    case OP_RSQRT: return LLVMBuildFDiv(b, fc(g, x, 1), gen_fsqrt(g, x), "");
+    case OP_TANH: return gen_math_tanh(g, x);
+    case OP_ERF: return gen_math_erf(g, x);
+    case OP_SIN: return intrin1(g, "llvm.sin", x);
+    case OP_COS: return intrin1(g, "llvm.cos", x);
+    case OP_RELU: return sel(g, LLVMBuildFCmp(b, LLVMRealUGT, x, fc(g, x, 0), ""), x, fc(g, x, 0));
     case OP_SIGMOID: {
-        LLVMValueRef t = gen_fexp(g, LLVMBuildFNeg(b, intrin1(g, "llvm.fabs.f32", x), ""));
-        LLVMValueRef d = LLVMBuildFAdd(b, f32c(g, 1), t, "");
-        return sel(g, LLVMBuildFCmp(b, LLVMRealOGE, x, f32c(g, 0), ""), LLVMBuildFDiv(b, f32c(g, 1), d, ""),
+        LLVMValueRef t = gen_math_exp(g, LLVMBuildFNeg(b, intrin1(g, "llvm.fabs", x), ""));
+        LLVMValueRef d = LLVMBuildFAdd(b, fc(g, x, 1), t, "");
+        return sel(g, LLVMBuildFCmp(b, LLVMRealOGE, x, fc(g, x, 0), ""), LLVMBuildFDiv(b, fc(g, x, 1), d, ""),
                    LLVMBuildFDiv(b, t, d, ""));
     }
     case OP_SOFTPLUS: {
-        LLVMValueRef pos = sel(g, LLVMBuildFCmp(b, LLVMRealOGT, x, f32c(g, 0), ""), x, f32c(g, 0));
-        LLVMValueRef t = gen_fexp(g, LLVMBuildFNeg(b, intrin1(g, "llvm.fabs.f32", x), ""));
-        return LLVMBuildFAdd(b, pos, intrin1(g, "log1pf", t), "");
+        LLVMValueRef pos = sel(g, LLVMBuildFCmp(b, LLVMRealOGT, x, fc(g, x, 0), ""), x, fc(g, x, 0));
+        LLVMValueRef t = gen_math_exp(g, LLVMBuildFNeg(b, intrin1(g, "llvm.fabs", x), ""));
+        return LLVMBuildFAdd(b, pos, gen_math_log1p(g, t), "");
     }
-    case OP_GELU: {
-        LLVMValueRef inner;
-        if (e->attr.gelu.approximate == GELU_TANH) {
-            LLVMValueRef x3 = LLVMBuildFMul(b, LLVMBuildFMul(b, x, x, ""), x, "");
-            inner = LLVMBuildFAdd(b, x, LLVMBuildFMul(b, f32c(g, 0.044715), x3, ""), "");
-            inner = intrin1(g, "tanhf", LLVMBuildFMul(b, f32c(g, 0.79788456080286535588), inner, ""));
-        } else {
-            inner = intrin1(g, "erff", LLVMBuildFMul(b, x, f32c(g, 0.70710678118654752440), ""));
-        }
-        LLVMValueRef h = LLVMBuildFMul(b, f32c(g, 0.5), x, "");
-        return LLVMBuildFMul(b, h, LLVMBuildFAdd(b, f32c(g, 1), inner, ""), "");
-    }
+    case OP_GELU: return gen_math_gelu(g, x, e->attr.gelu.approximate == GELU_TANH);
     default: return NULL;
     }
 }
@@ -292,7 +310,7 @@ static LLVMValueRef binary_float(Gen *g, Op op, LLVMValueRef a, LLVMValueRef c)
     case OP_SUB: return LLVMBuildFSub(b, a, c, "");
     case OP_MUL: return LLVMBuildFMul(b, a, c, "");
     case OP_DIV: return LLVMBuildFDiv(b, a, c, "");
-    case OP_POW: return gen_call(g, "llvm.pow.f32", g->t_f32, args, 2);
+    case OP_POW: return gen_intrinsic(g, "llvm.pow", LLVMTypeOf(a), args, 2);
     case OP_MAX: return gen_fmax_nan(g, a, c, true);
     case OP_MIN: return gen_fmax_nan(g, a, c, false);
     default: return NULL;
@@ -345,7 +363,7 @@ LLVMValueRef gen_op(Gen *g, const Expr *e, DType dt_in, LLVMValueRef a, LLVMValu
     case OP_SELECT:
         return sel(g, a, b, c);
     case OP_NOT:
-        return LLVMBuildXor(bd, a, LLVMConstInt(g->t_i1, 1, 0), "");
+        return LLVMBuildNot(bd, a, "");
     case OP_AND:
         return LLVMBuildAnd(bd, a, b, "");
     case OP_OR:

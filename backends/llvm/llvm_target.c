@@ -33,7 +33,87 @@ void llvm_init_targets(void)
     done = true;
 }
 
+/* ---- what the code generator is told of the target ---- */
+
+/* +1 / -1 when the comma-separated feature list enables / disables `name` (its last
+ * mention), 0 when it does not say. */
+static int feature(const char *fs, const char *name)
+{
+    int r = 0;
+    size_t n = strlen(name);
+    for (const char *p = fs; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n + 1 && (p[0] == '+' || p[0] == '-') && strncmp(p + 1, name, n) == 0)
+            r = p[0] == '+' ? 1 : -1;
+        p += len + (p[len] == ',');
+    }
+    return r;
+}
+
+static bool cpu_in(const char *cpu, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(cpu, list[i]) == 0)
+            return true;
+    return false;
+}
+
+void llvm_gen_target(LLVMTargetMachineRef tm, GenTarget *t)
+{
+    static const char *const avx512_cpus[] = {
+        "skylake-avx512", "skx", "cascadelake", "cooperlake", "cannonlake", "icelake-client", "icelake-server",
+        "tigerlake", "rocketlake", "sapphirerapids", "graniterapids", "emeraldrapids", "x86-64-v4", "znver4",
+        "knl", "knm", NULL};
+    static const char *const avx2_cpus[] = {
+        "haswell", "core-avx2", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "gracemont",
+        "sierraforest", "grandridge", "arrowlake", "lunarlake", "znver1", "znver2", "znver3", "bdver4",
+        "x86-64-v3", NULL};
+    static const char *const avx_cpus[] = {"sandybridge", "corei7-avx", "ivybridge", "core-avx-i", "btver2",
+                                           "bdver1", "bdver2", "bdver3", NULL};
+    char *triple = LLVMGetTargetMachineTriple(tm), *cpu = LLVMGetTargetMachineCPU(tm);
+    char *fs = LLVMGetTargetMachineFeatureString(tm);
+    *t = (GenTarget){.vl = 4, .nregs = 16, .fma = false, .wide512 = false, .isa = "generic"};
+    if (strncmp(triple, "x86_64", 6) == 0 || strncmp(triple, "i386", 4) == 0 || strncmp(triple, "i686", 4) == 0) {
+        int avx512 = feature(fs, "avx512f"), avx2 = feature(fs, "avx2"), avx = feature(fs, "avx"),
+            fma = feature(fs, "fma");
+        /* a feature named wins over the CPU's default; disabling one disables those above it */
+        bool c512 = cpu_in(cpu, avx512_cpus), c2 = c512 || cpu_in(cpu, avx2_cpus), c1 = c2 || cpu_in(cpu, avx_cpus);
+        bool has1 = avx > 0 || avx2 > 0 || avx512 > 0 || (avx == 0 && c1);
+        bool has2 = has1 && (avx2 > 0 || avx512 > 0 || (avx2 == 0 && c2));
+        bool has512 = has2 && (avx512 > 0 || (avx512 == 0 && c512));
+        bool hasfma = has1 && (fma > 0 || (fma == 0 && c2));
+        if (has512)
+            *t = (GenTarget){16, 32, true, true, "avx512"};
+        else if (has2)
+            *t = (GenTarget){8, 16, hasfma, false, "avx2"};
+        else if (has1)
+            *t = (GenTarget){8, 16, hasfma, false, "avx"};
+        else
+            *t = (GenTarget){4, 16, false, false, "sse"};
+    } else if (strncmp(triple, "aarch64", 7) == 0 || strncmp(triple, "arm64", 5) == 0) {
+        *t = (GenTarget){4, 32, true, false, "neon"};
+    }
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(fs);
+}
+
 static char *host_triple_s, *host_cpu_s, *host_features_s;
+
+void llvm_plan_options(const LlvmOptions *o, PlanOptions *po)
+{
+    char *triple = NULL;
+    IrError err;
+    memset(po, 0, sizeof *po);
+    LLVMTargetMachineRef tm = llvm_target_machine(o, &triple, &err);
+    if (!tm)
+        return;
+    GenTarget t;
+    llvm_gen_target(tm, &t);
+    po->gemm_pack_nr = gen_gemm_panel(&t);
+    LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+}
 
 const char *llvm_host_triple(void)
 {
@@ -245,7 +325,9 @@ bool llvm_compile(const Plan *p, const uint8_t *blob, size_t blob_len, const uin
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(mod, td);
     LLVMDisposeTargetData(td);
-    bool ok = gen_module(ctx, mod, p, err) &&
+    GenTarget gt;
+    llvm_gen_target(tm, &gt);
+    bool ok = gen_module(ctx, mod, p, &gt, err) &&
               add_bytes(ctx, mod, "vit__plan", "vit__plan_size", blob, blob ? blob_len : 0, 8, err) &&
               (!weights || add_bytes(ctx, mod, "vit__weights", "vit__weights_size", weights, weights_len, 64, err)) &&
               llvm_optimize(mod, tm, o->opt_level, err);

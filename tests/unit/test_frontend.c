@@ -600,7 +600,7 @@ static void test_models_dir(void **state)
     int n = 0;
     for (struct dirent *de; (de = readdir(dp));) {
         size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 4, ".vit") != 0 || strcmp(de->d_name, "prelude.vit") == 0)
+        if (len < 5 || strcmp(de->d_name + len - 4, ".vit") != 0 || strncmp(de->d_name, "prelude", 7) == 0)
             continue;
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(len - 4), de->d_name);

@@ -264,10 +264,12 @@ static inline void tl_check(Graph *g, const WeightSource *w, const NamedTensor *
     po.ice = &err;
     if (!pass_run_pipeline(g, pass_default_pipeline(1), &po, &err))
         fail_msg("passes: %s", err.msg);
-    Plan *p = plan_build(g, &err);
+    LlvmOptions lo = {.opt_level = c && c->set ? c->opt_level : 2};
+    PlanOptions plo; /* as vitc compile plans for the host: GEMM weights packed */
+    llvm_plan_options(&lo, &plo);
+    Plan *p = plan_build_opts(g, &plo, &err);
     if (!p)
         fail_msg("plan_build: %s", err.msg);
-    LlvmOptions lo = {.opt_level = c && c->set ? c->opt_level : 2};
     LlvmJit *jit = llvm_jit_new(p, &lo, &err);
     if (!jit) {
         plan_print(p, stderr);

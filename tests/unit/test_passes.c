@@ -569,13 +569,13 @@ static void test_table_and_defaults(void **state)
     }
     assert_null(pass_find("cs", 2));
     assert_non_null(pass_find("cse,dce", 3));
-    assert_string_equal(pass_default_pipeline(0), "");
+    assert_string_equal(pass_default_pipeline(0), "moe-dispatch-lowering");
     for (int lvl = 0; lvl <= 3; lvl++) {
         IrError err;
         if (!pass_check_pipeline(pass_default_pipeline(lvl), &err))
             fail_msg("-O%d: %s", lvl, err.msg);
     }
-    assert_string_equal(pass_default_pipeline(1), "canonicalize,cse,dce");
+    assert_string_equal(pass_default_pipeline(1), "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce");
 }
 
 static void test_pipeline_parser(void **state)

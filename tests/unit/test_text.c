@@ -189,6 +189,22 @@ static int variants(AttrKind k, int32_t B, Variant *v)
     case ATTR_SLICE:
         v[0].a.slice = (SliceAttr){.axis = 1, .start = 1, .stop = 4, .step = 2};
         return 1;
+    case ATTR_ATTN: /* (masks need a fourth operand: tests/lit/passes/attention-*.vir) */
+        v[0].a.attn.scale = 0.125;
+        v[1].a.attn.scale = -3.0;
+        return 2;
+    case ATTR_MOE: /* built with operands of their own: build_moe_ops */
+        v[0].a.moe = (MoeAttr){.experts = 2, .k = 1, .capacity_factor = 0.75, .capacity_multiple = 0, .group_size = 4,
+                               .batch_priority = true, .approximate = GELU_ERF, .members = 1};
+        v[1].a.moe.group_size = 2;
+        v[1].a.moe.routing = ROUTING_EXPERT;
+        v[1].a.moe.normalize_combine = true;
+        v[1].a.moe.capacity = 3;
+        return 2;
+    case ATTR_ROUTE:
+        v[0].a.route.batch_priority = true;
+        v[1].a.route = (RouteAttr){.k = 1, .capacity = 2, .routing = ROUTING_TOKEN, .members = 2, .normalize_combine = true};
+        return 2;
     default:
         fail_msg("attribute kind %s has no variants in test_text.c: add some", attr_schema(k)->name);
     }
@@ -216,6 +232,32 @@ static bool build_any(Graph *g, Op op, const Variant *v, const int32_t *pool, in
     return false;
 }
 
+/* The moe ops, whose operands the pool cannot give: moe's six, moe_combine's i32 route. */
+static void build_moe_ops(Graph *g, int32_t B, int *count)
+{
+    Variant v[MAX_VARIANTS];
+    IrError err;
+    Shape xs = {3, {dim_sym(B, 1), dim_const(4), dim_const(8)}};
+    int32_t in[6] = {build_input(g, "moe x", DT_F32, xs),
+                     build_input(g, "moe router", DT_F32, (Shape){2, {dim_const(8), dim_const(2)}}),
+                     build_input(g, "moe w1", DT_F32, (Shape){3, {dim_const(2), dim_const(8), dim_const(3)}}),
+                     build_input(g, "moe b1", DT_F32, (Shape){2, {dim_const(2), dim_const(3)}}),
+                     build_input(g, "moe w2", DT_F32, (Shape){3, {dim_const(2), dim_const(3), dim_const(8)}}),
+                     build_input(g, "moe b2", DT_F32, (Shape){2, {dim_const(2), dim_const(8)}})};
+    int nv = variants(ATTR_MOE, B, v);
+    for (int i = 0; i < nv; i++)
+        count[OP_MOE] += ir_build(g, OP_MOE, in, 6, &v[i].a, NULL, (Loc){"moe.vit", 3, i + 1}, &err) >= 0;
+    int32_t gates = build_input(g, "moe gates", DT_F32, (Shape){3, {dim_sym(B, 1), dim_const(4), dim_const(2)}});
+    nv = variants(ATTR_ROUTE, B, v);
+    for (int i = 0; i < nv; i++) {
+        int32_t r = ir_build(g, OP_MOE_ROUTE, &gates, 1, &v[i].a, NULL, (Loc){0}, &err);
+        const RouteAttr *a = &v[i].a.route;
+        Shape ys = {3, {dim_const(2 * a->members), dim_sym(B, a->capacity), dim_const(8)}};
+        int32_t c[3] = {build_input(g, i ? "moe y1" : "moe y0", DT_F32, ys), r, gates};
+        count[OP_MOE_COMBINE] += r >= 0 && ir_build(g, OP_MOE_COMBINE, c, 3, &v[i].a, NULL, (Loc){0}, &err) >= 0;
+    }
+}
+
 static void test_every_op_roundtrips(void **state)
 {
     (void)state;
@@ -232,12 +274,15 @@ static void test_every_op_roundtrips(void **state)
     int count[OP_COUNT] = {0};
     for (int op = 0; op < OP_COUNT; op++) {
         Variant v[MAX_VARIANTS];
+        if (op == OP_MOE || op == OP_MOE_COMBINE)
+            continue; /* build_moe_ops */
         int nv = variants(ir_ops[op].attr, B, v);
         for (int i = 0; i < nv; i++) {
             Loc loc = op % 5 == 0 ? (Loc){0} : (Loc){files[op % 4], op + 1, i + 2};
             count[op] += build_any(g, (Op)op, &v[i], pool, 4, loc);
         }
     }
+    build_moe_ops(g, B, count);
     for (int op = 0; op < OP_COUNT; op++)
         if (!count[op])
             fail_msg("op '%s' has no round-trip case: give its attribute kind variants or its operands "

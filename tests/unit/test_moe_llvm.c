@@ -1,0 +1,266 @@
+/* test_moe_llvm.c — the MoE kernels through the LLVM backend (JIT) and the compiled shared
+ * object, against the interpreter (the lowered graph and the moe op's own reference),
+ * plan_exec and the PyTorch vectors of tests/reference/moe:
+ *
+ *   route goldens A, B, expert choice and E^3 members through KK_MOE_ROUTE, exactly
+ *   moe layers of many configurations (capacity binding or not, BPR, k = 1..3, expert
+ *   choice, normalised combine, erf GELU, members over a symbolic batch, a residual)
+ *   a group of 1576 tokens (vmoe's B/16 group: merge sorts of 11 passes)
+ *   vmoe_test (vanilla and BPR) and e3_test whole, with the PyTorch weights
+ *   vmoe_test compiled by `vitc compile` and run through the vitrt.h ABI (≤ 1e-4)
+ */
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include "test_llvm.h"
+#include "test_moe.h"
+#include "vitrt.h"
+
+#define TOLERANCE 1e-4
+
+/* tl_check with the moe op's reference interpreter as a further oracle */
+static void check_moe(Graph *g, MtWeights *w, const char *input, Tensor *x, double tol)
+{
+    WeightSource ws = mt_source(w);
+    Tensor *ref, *got[1];
+    mt_interp(g, &ws, input, x, &ref);
+    NamedTensor in = {input, x};
+    tl_check(g, &ws, &in, 1, tol, NULL, got);
+    double d = tl_diff(got[0], ref);
+    if (!(d <= tol))
+        fail_msg("LLVM differs from the moe op's reference by %g", d);
+    tensor_free(got[0]);
+    tensor_free(ref);
+}
+
+static void route_check(const float *gates, int64_t S, int64_t E, const char *attrs)
+{
+    Graph *g = mt_parse("graph @r {\n  %%g = input {name = \"g\"} : f32[1,%lld,%lld]\n"
+                        "  %%r = moe_route(%%g) {%s}\n  output r = %%r\n}\n",
+                        (long long)S, (long long)E, attrs);
+    Tensor *x = tensor_new(DT_F32, 3, (int64_t[]){1, S, E});
+    assert_non_null(x);
+    memcpy(x->f, gates, (size_t)(S * E) * sizeof *gates);
+    NamedTensor in = {"g", x};
+    tl_check(g, NULL, &in, 1, 0, NULL, NULL);
+    tensor_free(x);
+    ir_graph_free(g);
+}
+
+static void test_route_goldens(void **state)
+{
+    (void)state;
+    const float a[] = {.6f, .4f, .9f, .1f, .3f, .7f, .2f, .8f}, b[] = {.6f, .4f, .3f, .7f};
+    const float t[] = {.5f, .5f, 0, NAN, .2f, .2f}, m[] = {.7f, .3f, .6f, .4f, .8f, .2f, .1f, .9f};
+    route_check(a, 4, 2, "k = 1, capacity = 1");
+    route_check(a, 4, 2, "k = 1, capacity = 1, batch_priority = true");
+    route_check(b, 2, 2, "k = 2, capacity = 1");
+    route_check(b, 2, 2, "k = 2, capacity = 2, batch_priority = true");
+    route_check(t, 2, 3, "k = 2, capacity = 4");
+    route_check(a, 4, 2, "capacity = 1, routing = expert_choice");
+    route_check(b, 2, 2, "capacity = 4, routing = expert_choice");
+    route_check(m, 4, 2, "k = 1, capacity = 1, members = 2");
+}
+
+static const char *const configs[] = {
+    "k = 2, capacity_factor = 1.05, group_size = 16",
+    "k = 2, capacity_factor = 0.5, group_size = 16",
+    "k = 2, capacity_factor = 0.5, group_size = 16, batch_priority = true",
+    "k = 1, capacity = 3, group_size = 8, batch_priority = true",
+    "k = 3, capacity = 5, group_size = 32, capacity_multiple = 0",
+    "k = 2, capacity_factor = 0.75, group_size = 8, normalize_combine = true",
+    "capacity_factor = 1.0, group_size = 16, routing = expert_choice",
+    "capacity_factor = 0.5, group_size = 8, routing = expert_choice, normalize_combine = true",
+    "k = 2, capacity = 40, approximate = erf",
+};
+
+static void test_layers(void **state)
+{
+    (void)state;
+    enum { T = 32, D = 8, E = 4, H = 12 };
+    MtWeights w = {0};
+    mt_moe_weights(&w, D, E, H, 51);
+    Tensor *x = tensor_new(DT_F32, 2, (int64_t[]){T, D});
+    mt_fill(x, -1.5, 1.5, 61);
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        Graph *g = mt_moe_graph(T, D, E, H, configs[i], i % 2 == 1);
+        check_moe(g, &w, "x", x, 1e-5);
+        ir_graph_free(g);
+    }
+    tensor_free(x);
+    mt_free(&w);
+}
+
+static void test_members_symbolic(void **state)
+{
+    (void)state;
+    MtWeights w = {0};
+    mt_fill(mt_add(&w, "router", 3, (int64_t[]){6, 2, 2}), -2, 2, 71);
+    mt_fill(mt_add(&w, "w1", 3, (int64_t[]){4, 6, 8}), -.5, .5, 72);
+    mt_fill(mt_add(&w, "b1", 2, (int64_t[]){4, 8}), -.2, .2, 73);
+    mt_fill(mt_add(&w, "w2", 3, (int64_t[]){4, 8, 6}), -.5, .5, 74);
+    mt_fill(mt_add(&w, "b2", 2, (int64_t[]){4, 6}), -.2, .2, 75);
+    Tensor *x = tensor_new(DT_F32, 3, (int64_t[]){3, 12, 6});
+    mt_fill(x, -1, 1, 76);
+    const char *attrs[] = {"k = 1, capacity = 2, group_size = 12, members = 2",
+                           "k = 2, capacity_factor = 1.0, group_size = 6, members = 2, batch_priority = true"};
+    for (int i = 0; i < 2; i++) {
+        Graph *g = mt_parse("graph @e3 {\n  dim B <= 8\n"
+                            "  %%x = input {name = \"x\"} : f32[B,12,6]\n  %%r = param $router : f32[6,2,2]\n"
+                            "  %%w1 = param $w1 : f32[4,6,8]\n  %%b1 = param $b1 : f32[4,8]\n"
+                            "  %%w2 = param $w2 : f32[4,8,6]\n  %%b2 = param $b2 : f32[4,6]\n"
+                            "  %%m = moe(%%x, %%r, %%w1, %%b1, %%w2, %%b2) {%s}\n"
+                            "  %%y = add(%%x, %%m)\n  output y = %%y\n}\n",
+                            attrs[i]);
+        check_moe(g, &w, "x", x, 1e-5);
+        ir_graph_free(g);
+    }
+    tensor_free(x);
+    mt_free(&w);
+}
+
+static void test_b16_group(void **state)
+{
+    (void)state;
+    /* vmoe's B/16 group: 8 images of 197 tokens, E = 8, k = 2, c = 1.05 (C = 416), BPR and
+       vanilla; a narrow width keeps the interpreter quick */
+    enum { T = 1576, D = 8, E = 8, H = 8 };
+    MtWeights w = {0};
+    mt_moe_weights(&w, D, E, H, 91);
+    Tensor *x = tensor_new(DT_F32, 2, (int64_t[]){T, D});
+    mt_fill(x, -1, 1, 92);
+    const char *attrs[] = {"k = 2, capacity_factor = 1.05, group_size = 1576",
+                           "k = 2, capacity_factor = 1.05, group_size = 1576, batch_priority = true",
+                           "capacity_factor = 2.0, group_size = 788, routing = expert_choice"};
+    for (int i = 0; i < 3; i++) {
+        Graph *g = mt_moe_graph(T, D, E, H, attrs[i], true);
+        check_moe(g, &w, "x", x, 1e-5);
+        ir_graph_free(g);
+    }
+    tensor_free(x);
+    mt_free(&w);
+}
+
+/* ---- whole models with the PyTorch weights ---- */
+
+static Tensor *load_ref(StFile *f, const char *name)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t || t->dtype != ST_F32)
+        fail_msg("reference file: no F32 tensor '%s'", name);
+    Tensor *x = tensor_new(DT_F32, t->rank, t->shape);
+    assert_non_null(x);
+    memcpy(x->f, t->data, t->nbytes);
+    return x;
+}
+
+static void check_model(const char *model, const char *ref, const char *output)
+{
+    char wp[4096], iop[4096], err[512];
+    snprintf(wp, sizeof wp, "%s/tests/reference/moe/%s.safetensors", tl_source_dir(), ref);
+    snprintf(iop, sizeof iop, "%s/tests/reference/moe/%s_io.safetensors", tl_source_dir(), ref);
+    StFile *wf = st_open(wp, err, sizeof err), *iof = st_open(iop, err, sizeof err);
+    if (!wf || !iof)
+        fail_msg("%s", err);
+    Tensor *image = load_ref(iof, "image"), *want = load_ref(iof, output), *got[1];
+    WeightSource ws = tool_weight_source(wf);
+    Graph *g = tl_model(model);
+    NamedTensor in = {"image", image};
+    tl_check(g, &ws, &in, 1, TOLERANCE, NULL, got);
+    double d = mt_maxdiff(got[0], want);
+    print_message("%s: max |llvm - PyTorch| = %.3g\n", model, d);
+    assert_true(d <= TOLERANCE);
+    tensor_free(got[0]);
+    tensor_free(image);
+    tensor_free(want);
+    ir_graph_free(g);
+    st_close(iof);
+    st_close(wf);
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    check_model("vmoe_test.vit", "vmoe_test", "logits");
+    check_model("vmoe_test_bpr.vit", "vmoe_test", "logits_bpr");
+    check_model("e3_test.vit", "e3_test", "log_probs");
+}
+
+/* ---- the shared object through the ABI ---- */
+
+typedef struct {
+    vit_model *(*open)(const char *, char *, size_t);
+    int (*info)(const vit_model *, struct vit_info *);
+    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
+    void (*close)(vit_model *);
+} Api;
+
+static void test_shared_object(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vitc_moe_so_XXXXXX", so[4096], model[4096], wp[4096], iop[4096], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(so, sizeof so, "%s/vmoe_test.so", dir);
+    snprintf(model, sizeof model, "%s/models/vmoe_test.vit", tl_source_dir());
+    snprintf(wp, sizeof wp, "%s/tests/reference/moe/vmoe_test.safetensors", tl_source_dir());
+    snprintf(iop, sizeof iop, "%s/tests/reference/moe/vmoe_test_io.safetensors", tl_source_dir());
+    char *argv[] = {"compile", model, "-o", so, NULL};
+    assert_int_equal(cmd_compile(4, argv), 0);
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        fail_msg("dlopen: %s", dlerror());
+    Api api;
+    *(void **)&api.open = dlsym(h, "vit_open");
+    *(void **)&api.info = dlsym(h, "vit_info");
+    *(void **)&api.run = dlsym(h, "vit_run");
+    *(void **)&api.close = dlsym(h, "vit_close");
+    assert_true(api.open && api.info && api.run && api.close);
+    vit_model *m = api.open(wp, err, sizeof err);
+    if (!m)
+        fail_msg("vit_open: %s", err);
+    struct vit_info info;
+    assert_int_equal(api.info(m, &info), 0);
+    assert_int_equal(info.max_images, 4);
+    StFile *iof = st_open(iop, err, sizeof err), *wf = st_open(wp, err, sizeof err);
+    assert_true(iof && wf);
+    Tensor *image = load_ref(iof, "image"), *want = load_ref(iof, "logits"), *ref;
+    vit_image ims[4];
+    for (int i = 0; i < 4; i++)
+        ims[i] = (vit_image){.height = 32, .width = 32, .channels = 3, .pixels = image->f + i * 32 * 32 * 3};
+    float out[40];
+    assert_int_equal(api.run(m, ims, 4, out, err, sizeof err), 0);
+    /* the interpreter on the same model (the moe op's reference) */
+    Graph *g = tl_model("vmoe_test.vit");
+    WeightSource ws = tool_weight_source(wf);
+    mt_interp(g, &ws, "image", image, &ref);
+    double di = 0, dt = 0;
+    for (int i = 0; i < 40; i++) {
+        di = fmax(di, fabs(out[i] - ref->f[i]));
+        dt = fmax(dt, fabs(out[i] - want->f[i]));
+    }
+    print_message("vmoe_test.so: max |so - interpreter| = %.3g, max |so - PyTorch| = %.3g\n", di, dt);
+    assert_true(di <= TOLERANCE && dt <= TOLERANCE);
+    api.close(m);
+    dlclose(h);
+    unlink(so);
+    rmdir(dir);
+    tensor_free(ref);
+    tensor_free(image);
+    tensor_free(want);
+    ir_graph_free(g);
+    st_close(iof);
+    st_close(wf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_goldens),
+        cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_members_symbolic),
+        cmocka_unit_test(test_b16_group),
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_shared_object),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

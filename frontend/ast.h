@@ -109,7 +109,10 @@ struct Stmt {
         struct { const char *var; Loc varloc; Expr *iter; Stmt *body; } loop; /* S_FOR */
         struct { Expr *cond; Stmt *then, *els; } cond;    /* S_IF: els is a block or an if */
         struct { Expr *value; } ret;                      /* S_RETURN: value may be NULL */
-        struct { const char *name; const char *dtype; Loc dtloc; Expr *dims; Arg *limits; } input;
+        /* S_INPUT: `input NAME: DTYPE[dims] (limits)`, or a packed NaViT sequence
+           `input NAME, more...: packed(args)` (packed set; dtype is the kind's name) */
+        struct { const char *name; const char *dtype; Loc dtloc; Expr *dims; Arg *limits;
+                 bool packed; Arg *more; Arg *args; } input;
         struct { const char *name; Expr *value; } output;                 /* S_OUTPUT */
         struct { Arg *args; } preprocess;                                 /* S_PREPROCESS */
         struct { Template *path; Loc pathloc; } labels;                   /* S_LABELS */

@@ -100,6 +100,7 @@ typedef struct Elab {
     int ncalls;
     Scope params;   /* parameter name -> its value (weight tying); loc: its declaration */
     Scope inputs, outputs;
+    bool packed; /* the model declared its packed sequence */
     Scope reported; /* "file:line:col" of errors already reported (loops, repeated calls) */
     int64_t steps;
     int nest;

@@ -9,6 +9,7 @@
  * 3. Run the model's body, which builds the graph, and verify the graph.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,9 +381,141 @@ Graph *fe_compile_string(const char *name, const char *text, size_t len, const F
 
 /* ---- model statements ---- */
 
+/* input patches, seg, row, col: packed(tokens = T, patch = P, channels = C, images = S)
+ *
+ * A packed NaViT sequence (docs/NAVIT.md): the names, in this order, bind the inputs of
+ * the roles patches f32[T, P·P·C], seg, row, col, height, width (i32[T]); at least the
+ * first two. Each becomes an `input` node named as its binding, with its `pack` role. */
+static const int packed_roles[] = {PACK_PATCHES, PACK_SEG, PACK_ROW, PACK_COL, PACK_HEIGHT, PACK_WIDTH};
+enum { NROLES = (int)(sizeof packed_roles / sizeof packed_roles[0]) };
+
+static void exec_input_packed(Elab *e, const Stmt *s)
+{
+    const char *keys[] = {"tokens", "patch", "channels", "images"};
+    int64_t val[4] = {0, 0, 3, 0};
+    bool given[4] = {false, false, false, false}, ok = true;
+    if (strcmp(s->u.input.dtype, "packed") != 0) {
+        elab_error(e, s->u.input.dtloc,
+                   "unknown input kind '%s': a packed sequence is declared 'packed(tokens = T, patch = P, "
+                   "channels = C, images = S)', other inputs 'DTYPE[dims]'",
+                   s->u.input.dtype);
+        ok = false;
+    }
+    for (const Arg *a = s->u.input.args; a && ok && !e->stop; a = a->next) {
+        if (!a->name) {
+            elab_error(e, a->loc, "'packed' takes keyword arguments only: tokens, patch, channels, images");
+            ok = false;
+            break;
+        }
+        int k = 0;
+        while (k < 4 && strcmp(keys[k], a->name) != 0)
+            k++;
+        if (k == 4) {
+            elab_error(e, a->loc, "'packed' has no argument '%s'; its arguments are tokens, patch, channels, images",
+                       a->name);
+            ok = false;
+            break;
+        }
+        if (given[k]) {
+            elab_error(e, a->loc, "'packed': '%s' is given twice", a->name);
+            ok = false;
+            break;
+        }
+        given[k] = true;
+        char what[64];
+        snprintf(what, sizeof what, "'packed': %s", a->name);
+        if (!want_int(e, eval(e, a->value), a->value->loc, what, &val[k])) {
+            ok = false;
+            break;
+        }
+        if (val[k] < 1 || val[k] > (1 << 20)) {
+            elab_error(e, a->value->loc, "'packed': %s must be between 1 and %d, got %" PRId64, a->name, 1 << 20,
+                       val[k]);
+            ok = false;
+            break;
+        }
+    }
+    for (int k = 0; k < 4 && ok; k++)
+        if (!given[k] && k != 2) {
+            elab_error(e, s->u.input.dtloc, "'packed' needs '%s' (tokens, patch and images; channels defaults to 3)",
+                       keys[k]);
+            ok = false;
+        }
+    if (ok && val[1] * val[1] * val[2] > (1 << 24)) {
+        elab_error(e, s->u.input.dtloc, "'packed': a patch of %" PRId64 "×%" PRId64 "×%" PRId64 " values is too large",
+                   val[1], val[1], val[2]);
+        ok = false;
+    }
+    /* the names: first, then the rest */
+    const char *names[NROLES];
+    Loc locs[NROLES];
+    int nnames = 0;
+    names[nnames] = s->u.input.name;
+    locs[nnames++] = s->loc;
+    for (const Arg *a = s->u.input.more; a; a = a->next) {
+        if (nnames == NROLES) {
+            elab_error(e, a->loc, "a packed sequence binds at most %d inputs: patches, seg, row, col, height, width",
+                       NROLES);
+            ok = false;
+            break;
+        }
+        names[nnames] = a->name;
+        locs[nnames++] = a->loc;
+    }
+    if (nnames < 2 && ok) {
+        elab_error(e, s->loc, "a packed sequence binds at least its patches and segment ids: "
+                              "'input patches, seg, row, col: packed(...)'");
+        ok = false;
+    }
+    if (ok && e->packed) {
+        elab_error(e, s->loc, "the model already declares a packed sequence; a model takes at most one");
+        ok = false;
+    }
+    e->packed = e->packed || ok;
+    for (int i = 0; i < nnames; i++) {
+        Entry *old = scope_find(&e->inputs, names[i]);
+        if (old) {
+            elab_error_note(e, locs[i], old->loc, "the first one is here", "the model already has an input '%s'",
+                            names[i]);
+            bind_name(e, names[i], v_poison(), locs[i], false);
+            continue;
+        }
+        if (e->inputs.count >= MAX_INPUTS) {
+            elab_error(e, locs[i], "too many inputs (more than %d)", MAX_INPUTS);
+            return;
+        }
+        int32_t id = -1;
+        if (ok) {
+            Attr a;
+            attr_set_defaults(ATTR_INPUT, &a);
+            a.input.name = names[i];
+            a.input.pack = packed_roles[i];
+            Type t = {DT_I32, {.rank = 1, .d = {dim_const(val[0])}}};
+            if (packed_roles[i] == PACK_PATCHES) {
+                a.input.patch = val[1];
+                a.input.channels = val[2];
+                a.input.images = val[3];
+                t = (Type){DT_F32, {.rank = 2, .d = {dim_const(val[0]), dim_const(val[1] * val[1] * val[2])}}};
+            }
+            id = build(e, OP_INPUT, NULL, 0, &a, &t, locs[i]);
+        }
+        Entry *en = scope_put(&e->inputs, names[i], NULL);
+        if (!en) {
+            elab_oom(e);
+            return;
+        }
+        en->loc = locs[i];
+        bind_name(e, names[i], v_tensor(id), locs[i], false);
+    }
+}
+
 void exec_input(Elab *e, const Stmt *s)
 {
     const char *name = s->u.input.name;
+    if (s->u.input.packed) {
+        exec_input_packed(e, s);
+        return;
+    }
     Entry *dte = lookup(e, s->u.input.dtype);
     if (!dte) {
         char names[128];

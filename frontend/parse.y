@@ -139,6 +139,16 @@ simple
                                     { $$ = ast_stmt(P, S_INPUT, L(@2)); $$->u.input.name = $2;
                                       $$->u.input.dtype = $4; $$->u.input.dtloc = L(@4);
                                       $$->u.input.dims = $6.head; $$->u.input.limits = $9.head; }
+    /* input NAME {, NAME} ':' KIND '(' args ')': a packed sequence (docs/NAVIT.md) */
+    | INPUT NAME ':' NAME '(' args_opt ')'
+                                    { $$ = ast_stmt(P, S_INPUT, L(@2)); $$->u.input.name = $2;
+                                      $$->u.input.dtype = $4; $$->u.input.dtloc = L(@4);
+                                      $$->u.input.packed = true; $$->u.input.args = $6.head; }
+    | INPUT NAME ',' targets ':' NAME '(' args_opt ')'
+                                    { $$ = ast_stmt(P, S_INPUT, L(@2)); $$->u.input.name = $2;
+                                      $$->u.input.more = $4.head; $$->u.input.dtype = $6;
+                                      $$->u.input.dtloc = L(@6); $$->u.input.packed = true;
+                                      $$->u.input.args = $8.head; }
     /* output NAME = expr */
     | OUTPUT NAME '=' expr          { $$ = ast_stmt(P, S_OUTPUT, L(@2)); $$->u.output.name = $2;
                                       $$->u.output.value = $4; }

@@ -24,6 +24,8 @@
 #define FTYPE_ENUM_GELU FT_ENUM, GELU_names, GELU_COUNT
 #define FTYPE_ENUM_ROUTING FT_ENUM, ROUTING_names, ROUTING_COUNT
 #define FTYPE_ENUM_MASK FT_ENUM, MASK_names, MASK_COUNT
+#define FTYPE_ENUM_PACK FT_ENUM, PACK_names, PACK_COUNT
+#define FTYPE_ENUM_SEGRED FT_ENUM, SEGRED_names, SEGRED_COUNT
 
 /* Per kind: its field table (after a placeholder entry: C has no empty arrays) and its
  * default value. */

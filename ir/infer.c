@@ -87,9 +87,34 @@ static bool broadcast(const Graph *g, const Node *n, const Shape *a, const Shape
 
 bool infer_input(const Graph *g, const Node *n, Type *out, char *err, size_t errlen)
 {
-    if (!n->attr.input.name || !n->attr.input.name[0])
+    const InputAttr *a = &n->attr.input;
+    if (!a->name || !a->name[0])
         FAIL("'input' needs a name");
-    return check_type(g, &out[0], "the input's type", err, errlen);
+    if (!check_type(g, &out[0], "the input's type", err, errlen))
+        return false;
+    if (a->pack < 0 || a->pack >= PACK_COUNT)
+        FAIL("input '%s': invalid pack role %d", a->name, a->pack);
+    /* packed NaViT inputs (docs/NAVIT.md): patches f32[T, P*P*C], the others i32[T], T constant */
+    const Shape *s = &out[0].shape;
+    if (a->pack != PACK_PATCHES && (a->patch || a->channels || a->images))
+        FAIL("input '%s': patch, channels and images belong on the pack = patches input", a->name);
+    if (a->pack == PACK_NONE)
+        return true;
+    const char *role = attr_field_find(ATTR_INPUT, "pack", 4)->enum_names[a->pack];
+    if (a->pack == PACK_PATCHES) {
+        if (a->patch < 1 || a->channels < 1 || a->images < 1)
+            FAIL("packed input '%s' (patches) needs patch, channels and images of at least 1", a->name);
+        if (out[0].dt != DT_F32 || s->rank != 2 || !shape_is_const(s))
+            FAIL("packed input '%s' (patches) must be f32[T, P*P*C] with constant dimensions", a->name);
+        if (a->patch > (1 << 12) || a->channels > (1 << 12) || s->d[1].n != a->patch * a->patch * a->channels)
+            FAIL("packed input '%s' (patches) has %" PRId64 " values per token, but patch = %" PRId64
+                 " and channels = %" PRId64 " make %" PRId64,
+                 a->name, s->d[1].n, a->patch, a->channels, a->patch * a->patch * a->channels);
+        return true;
+    }
+    if (out[0].dt != DT_I32 || s->rank != 1 || !shape_is_const(s))
+        FAIL("packed input '%s' (%s) must be i32[T] with a constant T", a->name, role);
+    return true;
 }
 
 bool infer_param(const Graph *g, const Node *n, Type *out, char *err, size_t errlen)

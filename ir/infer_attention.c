@@ -24,7 +24,17 @@
  * a NaN logit makes its row NaN and a row whose logits are all −∞ (an additive −∞ mask) is
  * NaN; a masked key still contributes 0 · v (a NaN in v shows, as in the unfused graph).
  * Nk = 0 gives 0. The interpreter (interp_attention.c) computes this in double; kernels
- * (plan kind KK_ATTENTION) in f32. A packed/segment variant adds a mask kind here.
+ * (plan kind KK_ATTENTION) in f32.
+ *
+ * Packed sequences (NaViT, docs/NAVIT.md): the fourth operand is seg, i32 [Nk], the
+ * segment (image) of each key, -1 on padding, shared by every batch index and head:
+ *   segment: Nq = Nk; query i sees exactly the keys j with seg[j] = seg[i] ≥ 0, and a
+ *            query with seg[i] < 0 (padding) gives 0
+ *   slot:    query i (an image slot) sees exactly the keys j with seg[j] = i; a slot that
+ *            sees no key gives 0
+ * Keys not seen are skipped, not weighted 0: nothing of them (NaN included) reaches the
+ * result. On the rows a keep mask `seg[i] = seg[j] ∧ seg[j] ≥ 0` (or `seg[j] = i`) gives
+ * a finite value, that value is the same; the packing-mask-elimination pass relies on it.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -77,11 +87,13 @@ bool infer_attention(const Graph *g, const Node *n, Type *out, char *err, size_t
     char shapes[1200];
     if (a->mask < 0 || a->mask >= MASK_COUNT)
         FAIL("'attention': invalid mask kind %d", a->mask);
+    static const char *const kinds[] = {"none", "keep", "add", "segment", "slot"};
+    _Static_assert(sizeof kinds / sizeof kinds[0] == MASK_COUNT, "mask kinds");
+    bool seg = a->mask == MASK_SEGMENT || a->mask == MASK_SLOT;
     int want = a->mask == MASK_NONE ? 3 : 4;
     if (n->nin != want)
-        FAIL("'attention' with mask = %s takes %d operands (q, k, v%s), got %d",
-             a->mask == MASK_NONE ? "none" : a->mask == MASK_KEEP ? "keep" : "add", want,
-             want == 4 ? ", mask" : "", n->nin);
+        FAIL("'attention' with mask = %s takes %d operands (q, k, v%s), got %d", kinds[a->mask], want,
+             want == 4 ? (seg ? ", seg" : ", mask") : "", n->nin);
     if (!isfinite(a->scale))
         FAIL("'attention': the scale must be finite");
     shapes_text(g, n, shapes, sizeof shapes);
@@ -117,6 +129,14 @@ bool infer_attention(const Graph *g, const Node *n, Type *out, char *err, size_t
         return true;
 
     const Type *m = ir_type(g, n->in[3]);
+    if (seg) { /* segment ids of the keys: i32 [Nk]; segment: the queries are the keys */
+        Dim nk = k->shape.d[rk - 2];
+        if (m->dt != DT_I32 || m->shape.rank != 1 || !dim_eq(m->shape.d[0], nk))
+            FAIL("'attention' with mask = %s needs segment ids i32[Nk] (one per key): %s", kinds[a->mask], shapes);
+        if (a->mask == MASK_SEGMENT && !dim_eq(q->shape.d[rq - 2], nk))
+            FAIL("'attention' with mask = segment needs as many queries as keys (one packed sequence): %s", shapes);
+        return true;
+    }
     if (a->mask == MASK_KEEP && m->dt != DT_BOOL)
         FAIL("'attention' with mask = keep needs a bool mask, got %s", dtype_name(m->dt));
     if (a->mask == MASK_ADD && m->dt != q->dt)

@@ -1,5 +1,6 @@
 /* interp_attention.c — attention(q, k, v[, mask]; scale, mask), naively (the semantics
- * are written atop ir/infer_attention.c and in docs/ATTENTION.md).
+ * are written atop ir/infer_attention.c and in docs/ATTENTION.md; segment and slot masks:
+ * docs/NAVIT.md).
  *
  * Per batch index and query: the Nk logits in double (scale · Σ_d q·k, then the mask),
  * their max, e^(s − max) and its sum, p = e/Σ, out = Σ_j p_j·v_j in double, rounded once.
@@ -42,7 +43,8 @@ bool interp_attention(InterpCtx *c, const Node *n, const Tensor *const *in, Tens
     bstrides(q, r, sq);
     bstrides(k, r, sk);
     bstrides(v, r, sv);
-    if (m)
+    bool segmented = mk == MASK_SEGMENT || mk == MASK_SLOT; /* m: seg i32 [Nk], skipped keys */
+    if (m && !segmented)
         bstrides(m, r, sm);
     if (out->numel == 0)
         return true;
@@ -67,7 +69,16 @@ bool interp_attention(InterpCtx *c, const Node *n, const Tensor *const *in, Tens
         }
         for (int64_t i = 0; i < Nq; i++) {
             double mx = -INFINITY, sum = 0;
+            int64_t seen = 0;
             for (int64_t j = 0; j < Nk; j++) {
+                if (segmented) {
+                    int64_t sj = m->i[j], want = mk == MASK_SLOT ? i : m->i[i];
+                    if (sj != want || sj < 0) {
+                        s[j] = NAN; /* skipped: not a logit */
+                        continue;
+                    }
+                    seen++;
+                }
                 double dot = 0;
                 for (int64_t d = 0; d < Dh; d++)
                     dot += (double)q->f[oq + i * sq[r - 2] + d * sq[r - 1]] *
@@ -81,11 +92,19 @@ bool interp_attention(InterpCtx *c, const Node *n, const Tensor *const *in, Tens
                 s[j] = x;
                 mx = x != x ? NAN : x > mx ? x : mx;
             }
-            for (int64_t j = 0; j < Nk; j++)
-                sum += exp(s[j] - mx);
             for (int64_t cc = 0; cc < Dv; cc++)
                 acc[cc] = 0;
+            if (segmented && !seen) { /* padding query, empty slot: 0 */
+                for (int64_t cc = 0; cc < Dv; cc++)
+                    out->f[(b * Nq + i) * Dv + cc] = 0;
+                continue;
+            }
+            for (int64_t j = 0; j < Nk; j++)
+                if (!segmented || m->i[j] == (mk == MASK_SLOT ? i : m->i[i]))
+                    sum += exp(s[j] - mx);
             for (int64_t j = 0; j < Nk; j++) {
+                if (segmented && m->i[j] != (mk == MASK_SLOT ? i : m->i[i]))
+                    continue;
                 double p = exp(s[j] - mx) / sum;
                 for (int64_t cc = 0; cc < Dv; cc++)
                     acc[cc] += p * (double)v->f[ov + j * sv[r - 2] + cc * sv[r - 1]];

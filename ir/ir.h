@@ -144,6 +144,8 @@ typedef int FIELDTYPE_ENUM_INIT;
 typedef int FIELDTYPE_ENUM_GELU;
 typedef int FIELDTYPE_ENUM_ROUTING;
 typedef int FIELDTYPE_ENUM_MASK;
+typedef int FIELDTYPE_ENUM_PACK;
+typedef int FIELDTYPE_ENUM_SEGRED;
 
 #define ATTR_DECL_FIELD(S, T, name, def) FIELDTYPE_##T name;
 #define ATTR(kind, member, Struct, FIELDS) typedef struct { char unused_; FIELDS(ATTR_DECL_FIELD, Struct) } Struct;

@@ -284,7 +284,7 @@ static bool is_producer(Op op)
 {
     return op == OP_MATMUL || op == OP_ATTENTION || op == OP_NORMALIZE || op == OP_SOFTMAX || op == OP_LOG_SOFTMAX ||
            op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_MAX || op == OP_REDUCE_MIN ||
-           op == OP_MOE_COMBINE;
+           op == OP_MOE_COMBINE || op == OP_SEGMENT_REDUCE;
 }
 
 static bool materialize_as_buffer(Ctx *c, int32_t v)
@@ -662,13 +662,14 @@ static bool setup_attention(Ctx *c, const Node *p)
     View v = batch_view(&c->pv[p->in[2]].view, out, 2);
     AttnInfo *ai = &c->k->u.attn;
     *ai = (AttnInfo){add_in(c, &q), add_in(c, &k), add_in(c, &v), -1, p->attr.attn.mask, p->attr.attn.scale,
-                     out->d[r - 2], k.dims[r - 2], q.dims[r - 1], out->d[r - 1]};
-    if (p->nin > 3) {
+                     out->d[r - 2], k.dims[r - 2], q.dims[r - 1], out->d[r - 1], 0};
+    if (p->nin > 3) { /* (segment ids [Nk] broadcast too: stride 0 but along the keys) */
         Shape logits = *out;
         logits.d[r - 1] = k.dims[r - 2];
         View m = view_broadcast(&c->pv[p->in[3]].view, &logits);
         ai->mask = add_in(c, &m);
     }
+    ai->segments = plan_attention_segments(c->g, ai);
     plan_attention_schedule(c->g, c->k);
     return ai->q >= 0 && ai->k >= 0 && ai->v >= 0 && (p->nin == 3 || ai->mask >= 0);
 }
@@ -691,6 +692,8 @@ static KernelKind producer_kind(Op op)
         return KK_ROW;
     if (op == OP_MOE_COMBINE)
         return KK_MOE_COMBINE;
+    if (op == OP_SEGMENT_REDUCE)
+        return KK_SEGMENT_REDUCE;
     return KK_REDUCE;
 }
 
@@ -711,6 +714,10 @@ static bool emit_computed(Ctx *c, const Node *n, const Node *p)
     if (kind == KK_MOE_COMBINE) {
         const View *y = &c->pv[p->in[0]].view, *r = &c->pv[p->in[1]].view, *gt = &c->pv[p->in[2]].view;
         k->u.moe_combine = (MoeCombineInfo){add_in(c, y), add_in(c, r), add_in(c, gt), p->attr.route};
+    }
+    if (kind == KK_SEGMENT_REDUCE) {
+        const View *x = &c->pv[p->in[0]].view, *sg = &c->pv[p->in[1]].view;
+        k->u.segred = (SegReduceInfo){add_in(c, x), add_in(c, sg), p->attr.segred.reduce};
     }
     if (kind == KK_ROW) {
         View in = c->pv[p->in[0]].view;
@@ -948,7 +955,7 @@ Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err)
         return NULL;
     }
     fold_parameter_kernels(p);
-    if (o && !plan_pack(p, o->gemm_pack_nr, err)) {
+    if (o && !plan_pack(p, o->gemm_pack_nr, o->gemm_pack_batched, err)) {
         plan_free(p);
         return NULL;
     }
@@ -1068,6 +1075,11 @@ void plan_print(const Plan *p, FILE *out)
             break;
         case KK_ATTENTION:
             plan_attention_print(p, k, out);
+            break;
+        case KK_SEGMENT_REDUCE:
+            fprintf(out, "      %s of the rows of in%d per segment id in%d\n",
+                     attr_field_find(ATTR_SEGRED, "reduce", 6)->enum_names[k->u.segred.reduce], k->u.segred.x,
+                     k->u.segred.seg);
             break;
         case KK_MOE_ROUTE:
             fprintf(out, "      route the gates in%d: k=%lld capacity=%lld%s%s members=%lld\n", k->u.moe_route.gates,

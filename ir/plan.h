@@ -58,7 +58,7 @@ typedef struct {
 
 typedef enum {
 #define KERNEL_KINDS(X) X(ELEMENTWISE, elementwise) X(GEMM, gemm) X(ROW, row) X(REDUCE, reduce) X(GATHER, gather) X(ATTENTION, attention) \
-                        X(MOE_ROUTE, moe_route) X(MOE_COMBINE, moe_combine)
+                        X(MOE_ROUTE, moe_route) X(MOE_COMBINE, moe_combine) X(SEGMENT_REDUCE, segment_reduce)
 #define KK_ENUM(id, name) KK_##id,
     KERNEL_KINDS(KK_ENUM)
 #undef KK_ENUM
@@ -66,12 +66,17 @@ typedef enum {
 } KernelKind;
 
 /* B packed into panels (pack_nr > 0; ir/plan_pack.c): when B is computed from
- * parameters and constants only (the same for every batch index), a once-kernel copies it
- * at load time into a BUF_FOLDED buffer laid out for register-blocked micro-kernels:
+ * parameters and constants only, a once-kernel copies it at load time into a BUF_FOLDED
+ * buffer laid out for register-blocked micro-kernels:
  *   P[p][k][r] = B[k][p·nr + r] for p < ⌈N/nr⌉, k < K, r < nr, and 0 where p·nr + r ≥ N,
  * i.e. ⌈N/nr⌉ panels of nr columns, each K rows of nr contiguous floats (f32, whatever B's
- * dtype). in[b] is then the contiguous rank-3 view [⌈N/nr⌉, K, nr] of that buffer, and
- * B[..., k, n] = P[n / nr][k][n mod nr]. pack_nr = 0: in[b] is B's own view. */
+ * dtype). When B is the same for every batch index, in[b] is the contiguous rank-3 view
+ * [⌈N/nr⌉, K, nr] of that buffer and B[..., k, n] = P[n / nr][k][n mod nr]. When B steps
+ * over batch dims (a batched weight, e.g. MoE experts [E, D, H]; only with
+ * PlanOptions.gemm_pack_batched), in[b] has rank r + 1 (r = the output's rank):
+ * [batch dims..., ⌈N/nr⌉, K, nr], one panel set per batch index (stride 0 along the dims B
+ * broadcasts over), and B[i..., k, n] = in[b][i..., n / nr, k, n mod nr]. pack_nr = 0:
+ * in[b] is B's own view. */
 typedef struct {
     int32_t a, b;   /* Kernel.in indices of the operands; views of rank ≥ 2, batch dims
                        already broadcast to the output's */
@@ -145,10 +150,21 @@ typedef struct {
  * order; only the values above are the contract. */
 typedef struct {
     int32_t q, k, v, mask; /* Kernel.in indices; mask −1: none */
-    int mask_kind;         /* MASK_NONE, MASK_KEEP (bool view), MASK_ADD (float view) */
+    int mask_kind;         /* MASK_NONE, MASK_KEEP (bool view), MASK_ADD (float view),
+                              MASK_SEGMENT, MASK_SLOT (in[mask]: the segment ids, i32, broadcast
+                              to [..., Nq, Nk] with stride 0 but along Nk: seg[j] = (…, 0, j)) */
     double scale;
     Dim nq, nk, dh, dv;
+    int64_t segments;      /* MASK_SEGMENT: the most segments a sequence holds (images, else Nk) */
 } AttnInfo;
+
+/* KK_SEGMENT_REDUCE — the op segment_reduce (ir/infer_segment.c): in[x] [T, ...] (the
+ * output's rank), in[seg] [T] i32; out[s, ...] = epi(the sum, mean or max of x[t, ...] over
+ * the t with seg[t] = s; 0 when there is none). Rows (all dims but the last) are split. */
+typedef struct {
+    int32_t x, seg; /* Kernel.in indices */
+    int reduce;     /* SEGRED_* */
+} SegReduceInfo;
 
 typedef struct {
     int32_t tile_m, tile_n, tile_k; /* GEMM blocking (0: backend default) */
@@ -172,6 +188,7 @@ typedef struct {
         AttnInfo attn;
         MoeRouteInfo moe_route;
         MoeCombineInfo moe_combine;
+        SegReduceInfo segred;
     } u;
     Schedule sched;
     bool once;      /* reads only parameters and constants: run once when the model is
@@ -208,11 +225,13 @@ Plan *plan_build(const Graph *g, IrError *err);
 typedef struct {
     int32_t gemm_pack_nr; /* > 0: pack parameter-only GEMM B operands into panels of this
                              many columns at load time (plan_pack, GemmInfo.pack_nr) */
+    bool gemm_pack_batched; /* also pack B operands that step over batch dims (rank-(r + 1)
+                               panel views, GemmInfo.pack_nr); backends that read them set it */
 } PlanOptions;
 Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err);
 /* The weight-layout step of plan_build_opts (ir/plan_pack.c), after folding: adds the
  * once-kernels and panel buffers and points the GEMMs at them. */
-bool plan_pack(Plan *p, int32_t nr, IrError *err);
+bool plan_pack(Plan *p, int32_t nr, bool batched, IrError *err);
 void plan_free(Plan *p);
 /* Human-readable listing (`vitc dump --kernels`). */
 void plan_print(const Plan *p, FILE *out);
@@ -229,6 +248,9 @@ bool plan_exec(const Plan *p, const WeightSource *w, const NamedTensor *inputs, 
  * maxima); the listing of `vitc dump --kernels`. */
 void plan_attention_schedule(const Graph *g, Kernel *k);
 int64_t plan_attention_score_elems(const Graph *g, const Kernel *k);
+/* MASK_SEGMENT: the most segments of the sequence: the `images` of the graph's packed
+ * patches input, else Nk (at most); 0 for the other mask kinds. */
+int64_t plan_attention_segments(const Graph *g, const AttnInfo *a);
 void plan_attention_print(const Plan *p, const Kernel *k, FILE *out);
 
 

@@ -40,6 +40,17 @@ int64_t plan_attention_score_elems(const Graph *g, const Kernel *k)
     return (int64_t)k->sched.tile_m * (bk > 0 ? bk : 1);
 }
 
+int64_t plan_attention_segments(const Graph *g, const AttnInfo *a)
+{
+    if (a->mask_kind != MASK_SEGMENT)
+        return 0;
+    int64_t nk = dim_max(g, a->nk);
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == OP_INPUT && g->nodes[i].attr.input.pack == PACK_PATCHES && g->nodes[i].attr.input.images > 0)
+            return g->nodes[i].attr.input.images < nk ? g->nodes[i].attr.input.images : nk;
+    return nk;
+}
+
 void plan_attention_print(const Plan *p, const Kernel *k, FILE *out)
 {
     const AttnInfo *a = &k->u.attn;
@@ -50,9 +61,15 @@ void plan_attention_print(const Plan *p, const Kernel *k, FILE *out)
     ir_format_dim(p->g, a->dv, dv, sizeof dv);
     ir_format_double(a->scale, sc, sizeof sc);
     fprintf(out, "      softmax(%s·in%d·in%dᵀ", sc, a->q, a->k);
-    if (a->mask >= 0)
+    if (a->mask >= 0 && (a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT))
+        fprintf(out, a->mask_kind == MASK_SEGMENT ? " within the segments of in%d" : " over slot i's segment of in%d",
+                a->mask);
+    else if (a->mask >= 0)
         fprintf(out, a->mask_kind == MASK_KEEP ? " where in%d" : " + in%d", a->mask);
     fprintf(out, ")·in%d  nq=%s nk=%s dh=%s dv=%s\n", a->v, nq, nk, dh, dv);
+    if (a->mask_kind == MASK_SEGMENT)
+        fprintf(out, "      segments: at most %lld; query tiles within each segment, keys of its segment only "
+                "(cost Σ nᵢ²)\n", (long long)a->segments);
     if (k->sched.tile_n > 0)
         fprintf(out, "      schedule: flash, %d queries × %d keys per block, online softmax; par_dims=%d\n",
                 k->sched.tile_m, k->sched.tile_n, k->sched.par_dims);

@@ -203,8 +203,17 @@ static Tensor *gemm(Exec *x, const Kernel *k, const int64_t *dims, int rank, DTy
             ia[rank - 1] = kk;
             ib[rank - 2] = kk;
             ib[rank - 1] = n_;
-            /* B packed in panels (plan.h): B[.., k, n] = P[n / nr][k][n mod nr] */
-            int64_t ob = nr > 0 ? view_offset(x, b, (int64_t[]){n_ / nr, kk, n_ % nr}) : view_offset(x, b, ib);
+            /* B packed in panels (plan.h): B[.., k, n] = P[n / nr][k][n mod nr]; a batched
+             * weight's panel view has the batch dims in front (rank + 1) */
+            int64_t ob;
+            if (nr > 0 && b->rank == rank + 1) {
+                ib[rank - 2] = n_ / nr;
+                ib[rank - 1] = kk;
+                ib[rank] = n_ % nr;
+                ob = view_offset(x, b, ib);
+            } else {
+                ob = nr > 0 ? view_offset(x, b, (int64_t[]){n_ / nr, kk, n_ % nr}) : view_offset(x, b, ib);
+            }
             s += tensor_get(ab, view_offset(x, a, ia)) * tensor_get(bb, ob);
         }
         tensor_set(t, n++, dtype_round(dt, s));
@@ -355,8 +364,15 @@ static Tensor *attention(Exec *x, const Kernel *k, DType dt)
     Graph *sg = ir_graph_new("attention");
     IrError err = {{0}};
     bool ok = sg != NULL;
+    bool segmented = a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT;
     for (int32_t i = 0; i < nin && ok; i++) {
-        ok = (ops[i] = gather_view(x, &k->in[views[i]])) != NULL;
+        View sv = k->in[views[i]];
+        if (i == 3 && segmented) { /* the segment ids: the view's key axis alone */
+            sv.dims[0] = sv.dims[sv.rank - 1];
+            sv.strides[0] = sv.strides[sv.rank - 1];
+            sv.rank = 1;
+        }
+        ok = (ops[i] = gather_view(x, &sv)) != NULL;
         Type t = {ops[i] ? ops[i]->dt : DT_F32, {.rank = ops[i] ? ops[i]->rank : 0}};
         for (int r = 0; ok && r < ops[i]->rank; r++)
             t.shape.d[r] = dim_const(ops[i]->dims[r]);
@@ -387,6 +403,47 @@ static Tensor *attention(Exec *x, const Kernel *k, DType dt)
     return outs[0];
 }
 
+/* KK_SEGMENT_REDUCE: the interpreter's segment_reduce on the gathered views */
+static Tensor *segment_reduce(Exec *x, const Kernel *k, DType dt)
+{
+    const SegReduceInfo *si = &k->u.segred;
+    int32_t views[2] = {si->x, si->seg}, in[2];
+    Tensor *ops[2] = {NULL, NULL}, *outs[1] = {NULL};
+    Graph *sg = ir_graph_new("segment_reduce");
+    IrError err = {{0}};
+    bool ok = sg != NULL;
+    for (int32_t i = 0; i < 2 && ok; i++) {
+        ok = (ops[i] = gather_view(x, &k->in[views[i]])) != NULL;
+        Type t = {ops[i] ? ops[i]->dt : DT_F32, {.rank = ops[i] ? ops[i]->rank : 0}};
+        for (int r = 0; ok && r < ops[i]->rank; r++)
+            t.shape.d[r] = dim_const(ops[i]->dims[r]);
+        Attr ia;
+        attr_set_defaults(ATTR_INPUT, &ia);
+        ia.input.name = i ? "seg" : "x";
+        ok = ok && (in[i] = ir_build(sg, OP_INPUT, NULL, 0, &ia, &t, (Loc){0}, &err)) >= 0;
+    }
+    Attr aa;
+    attr_set_defaults(ATTR_SEGRED, &aa);
+    aa.segred.segments = d(x, k->out.dims[0]);
+    aa.segred.reduce = si->reduce;
+    int32_t v = ok ? ir_build(sg, OP_SEGMENT_REDUCE, in, 2, &aa, NULL, (Loc){0}, &err) : -1;
+    if (v >= 0 && !ir_interp_node(sg, ir_def(sg, v), (const Tensor *const *)ops, outs, &err))
+        outs[0] = NULL;
+    if (ok && !outs[0])
+        fail(x, "segment_reduce kernel: %s", err.msg[0] ? err.msg : "out of memory");
+    for (int i = 0; i < 2; i++)
+        tensor_free(ops[i]);
+    ir_graph_free(sg);
+    if (outs[0] && outs[0]->dt != dt) {
+        Tensor *t = tensor_new(dt, outs[0]->rank, outs[0]->dims);
+        for (int64_t i = 0; t && i < t->numel; i++)
+            tensor_set(t, i, dtype_round(dt, tensor_get(outs[0], i)));
+        tensor_free(outs[0]);
+        return t;
+    }
+    return outs[0];
+}
+
 static bool run_kernel(Exec *x, const Kernel *k)
 {
     EvalCtx e = {.x = x, .k = k, .rank = k->out.rank};
@@ -403,6 +460,7 @@ static bool run_kernel(Exec *x, const Kernel *k)
     case KK_REDUCE: acc = reduce(x, k, e.dims, e.rank, acc_dt); break;
     case KK_GATHER: acc = gather(x, k, e.dims, e.rank, acc_dt); break;
     case KK_ATTENTION: acc = attention(x, k, acc_dt); break;
+    case KK_SEGMENT_REDUCE: acc = segment_reduce(x, k, acc_dt); break;
     case KK_MOE_ROUTE: case KK_MOE_COMBINE: acc = moe_kernel(x, k, e.dims, e.rank, acc_dt); break;
     default: break;
     }

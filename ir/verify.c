@@ -43,6 +43,38 @@ static int cmp_named(const void *x, const void *y)
     return (a->node > b->node) - (a->node < b->node);
 }
 
+/* The packed NaViT inputs (docs/NAVIT.md) together: at most one input per role, one token
+ * count T across them, and patches and seg present as soon as any of them is. */
+static bool verify_packed(const Graph *g, IrError *err)
+{
+    int32_t role[PACK_COUNT];
+    for (int r = 0; r < PACK_COUNT; r++)
+        role[r] = -1;
+    int64_t T = -1;
+    int32_t first = -1;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_INPUT || n->attr.input.pack == PACK_NONE)
+            continue;
+        int p = n->attr.input.pack;
+        if (role[p] >= 0)
+            return fail(err, g, i, "a second packed input of role %s", attr_field_find(ATTR_INPUT, "pack", 4)->enum_names[p]);
+        role[p] = i;
+        int64_t t = g->values[n->out].type.shape.d[0].n;
+        if (T >= 0 && t != T) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "packed input '%s' has %lld tokens, but '%s' has %lld",
+                     n->attr.input.name, (long long)t, g->nodes[first].attr.input.name, (long long)T);
+            return fail(err, g, i, "%s", msg);
+        }
+        T = t, first = first < 0 ? i : first;
+    }
+    if (first >= 0 && (role[PACK_SEG] < 0 || role[PACK_PATCHES] < 0))
+        return fail(err, g, first, "a packed sequence needs its %s input (pack = patches and pack = seg)",
+                    role[PACK_SEG] < 0 ? "seg" : "patches");
+    return true;
+}
+
 bool ir_verify(const Graph *g, IrError *err)
 {
     for (int32_t s = 0; s < g->nsyms; s++)
@@ -117,5 +149,5 @@ bool ir_verify(const Graph *g, IrError *err)
                         dup.name);
         }
     ir_free(named);
-    return true;
+    return verify_packed(g, err);
 }

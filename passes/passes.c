@@ -23,15 +23,17 @@ const PassInfo pass_table[] = {
      "moe becomes routing, dispatch, expert MLPs batched over the experts and combine"},
     {"attention-fusion", pass_fuse_attention,
      "softmax(scale * q @ kT [+ mask]) @ v in any spelling becomes one attention op"},
+    {"packing-mask-elimination", pass_packing_mask_elim,
+     "attention and pooling masked by NaViT segment ids become segment-aware (no T x T mask)"},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
 
 /* The default pipeline of each -O level, in one place. */
 static const char *const default_pipelines[] = {
     "moe-dispatch-lowering",  /* -O0: only what every plan needs (no kernel runs a moe op) */
-    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O1 */
-    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O2 */
-    "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce",   /* -O3 */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,packing-mask-elimination,cse,dce",   /* -O1 */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,packing-mask-elimination,cse,dce",   /* -O2 */
+    "moe-dispatch-lowering,canonicalize,attention-fusion,packing-mask-elimination,cse,dce",   /* -O3 */
 };
 
 static const char ICE_PREFIX[] = "internal compiler error: ";

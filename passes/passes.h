@@ -78,4 +78,20 @@ typedef struct {
  * memory). The matcher is attention-fusion's own (passes/fuse_attention.c). */
 int attention_unfused(const Graph *g, AttentionMiss *out, int max);
 
+bool pass_packing_mask_elim(Graph *g, const PassOptions *o);
+/* What packing-mask-elimination made of a graph (passes/packing_mask_elim.c), for
+ * `vitc dump --stats`: the segment-aware ops it holds, and each keep-masked attention or
+ * masked mean over segment ids it left, with the reason. */
+typedef struct {
+    bool packed;     /* the graph has a pack = seg input */
+    int attentions;  /* attention ops with mask = segment or slot */
+    int poolings;    /* segment_reduce ops */
+} PackingReport;
+typedef struct {
+    int32_t node;    /* the attention or the div of the masked mean */
+    char reason[400];
+} PackingMiss;
+/* The masks left, the first `max` into out; their count. */
+int packing_masks_left(const Graph *g, PackingReport *r, PackingMiss *out, int max);
+
 #endif

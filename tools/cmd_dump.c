@@ -39,7 +39,8 @@ static void usage(FILE *out)
           "options:\n"
           "  --passes=P1,P2,...  run these passes in order (default: none)\n"
           "  -O0 .. -O3          run the default pipeline of that optimisation level\n"
-          "  --print-after=P,..  print the IR after each run of the named passes\n"
+          "  --print-after=P,..  print the IR after each run of the named passes (without -O or\n"
+          "                      --passes, one that -O0 does not run selects -O2's pipeline)\n"
           "  --print-after-all   print the IR after every pass\n"
           "  --time-passes       print the time each pass took (on stderr)\n"
           "  --stats             print parameters, FLOPs, activation memory and node counts\n"
@@ -248,6 +249,33 @@ static void print_attention(const Graph *g, const IrStats *st, FILE *out)
     ir_free(miss);
 }
 
+/* NaViT: the segment-aware ops packing-mask-elimination made, and every mask over segment
+ * ids left with the reason (only for graphs with packed inputs). */
+static void print_packing(const Graph *g, FILE *out)
+{
+    enum { SHOWN = 64 };
+    PackingReport r;
+    PackingMiss *miss = ir_malloc(SHOWN * sizeof *miss);
+    int n = miss ? packing_masks_left(g, &r, miss, SHOWN) : -1;
+    if (n < 0 || !r.packed) {
+        ir_free(miss);
+        return;
+    }
+    fprintf(out, "  packing-mask-elimination: %d attention%s, %d pooling%s segment-aware; %d mask%s left\n",
+            r.attentions, r.attentions == 1 ? "" : "s", r.poolings, r.poolings == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    for (int i = 0; i < n && i < SHOWN; i++) {
+        const Node *s = &g->nodes[miss[i].node];
+        if (s->loc.file)
+            fprintf(out, "    left: '%s' at %s:%d:%d: %s\n", ir_ops[s->op].name, s->loc.file, s->loc.line, s->loc.col,
+                    miss[i].reason);
+        else
+            fprintf(out, "    left: '%s' %%%d: %s\n", ir_ops[s->op].name, s->out, miss[i].reason);
+    }
+    if (n > SHOWN)
+        fprintf(out, "    ... and %d more\n", n - SHOWN);
+    ir_free(miss);
+}
+
 static void print_stats(const Graph *g, const int64_t *bind, FILE *out)
 {
     IrStats st;
@@ -278,11 +306,44 @@ static void print_stats(const Graph *g, const int64_t *bind, FILE *out)
     print_histogram(&st, out);
     fputc('\n', out);
     print_attention(g, &st, out);
+    print_packing(g, out);
     fputs("\nFLOPs: a matmul counts 2 per multiply-add, batch dimensions included (so the patch\n"
           "embedding and attention's products count too); every other op counts the op table's\n"
           "cost per element of the larger of its first operand and its result (elementwise ops,\n"
           "reductions, normalisations); data movement and sources count nothing.\n",
           out);
+}
+
+/* Whether the comma list `list` names pass `name` (blanks around names ignored). */
+static bool list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        size_t k = len;
+        while (k && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+            k--;
+        if (k == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* The pipeline: --passes, -O, else -O0's — or -O2's when --print-after names a pass -O0 does
+ * not run (`vitc dump --print-after=attention-fusion m.vit` shows that pass's result). */
+static const char *dump_pipeline(const DumpArgs *a)
+{
+    if (a->passes)
+        return a->passes;
+    if (a->opt_level >= 0)
+        return pass_default_pipeline(a->opt_level);
+    const char *o0 = pass_default_pipeline(0);
+    for (int i = 0; a->print_after && i < pass_count; i++)
+        if (list_has(a->print_after, pass_table[i].name) && !list_has(o0, pass_table[i].name))
+            return pass_default_pipeline(2);
+    return o0;
 }
 
 int cmd_dump(int argc, char **argv)
@@ -326,7 +387,7 @@ int cmd_dump(int argc, char **argv)
     }
     PassOptions po = {.print_after = a.print_after, .print_after_all = a.print_after_all,
                       .time_passes = a.time_passes, .dump = out, .log = stderr};
-    const char *pipeline = a.passes ? a.passes : pass_default_pipeline(a.opt_level < 0 ? 0 : a.opt_level);
+    const char *pipeline = dump_pipeline(&a);
     /* (no pass: nothing to run, and the graph is verified already) */
     if (pipeline[strspn(pipeline, " \t")] && !pass_run_pipeline(g, pipeline, &po, &err)) {
         fprintf(stderr, "vitc dump: %s%s\n", pass_error_is_internal(&err) ? "" : "error: ", err.msg);

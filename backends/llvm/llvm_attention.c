@@ -44,6 +44,8 @@ typedef struct {
     LLVMValueRef regs[ACCS_MAX];                     /* accumulators (allocas of vt) */
     LLVMValueRef qb, kb, vb, mb;                     /* view offsets of this batch index */
     LLVMValueRef i0, nq, j0, nb;                     /* the tile's first query and size; the block's */
+    LLVMValueRef klo, khi;                           /* the keys the tile sees: [klo, khi) */
+    bool segmented;                                  /* mask = segment or slot (in[mask]: seg) */
 } Att;
 
 static int64_t dim_max(const Gen *g, Dim d)
@@ -138,7 +140,9 @@ static void pack_q(Att *t)
     LLVMBuilderRef b = g->b;
     GenLoop i = loop(g, gen_i64(g, t->TQ), "qi");
     LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, i.iv, t->nq, "");
-    LLVMValueRef row = LLVMBuildSelect(b, in, i.iv, LLVMBuildNSWSub(b, t->nq, gen_i64(g, 1), ""), "");
+    LLVMValueRef last = LLVMBuildNSWSub(b, t->nq, gen_i64(g, 1), ""); /* (an empty tile reads row i0 = 0) */
+    last = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, gen_i64(g, 0), ""), gen_i64(g, 0), last, "");
+    LLVMValueRef row = LLVMBuildSelect(b, in, i.iv, last, "");
     LLVMValueRef qrow = gen_offset_step(g, t->qb, add(g, t->i0, row), t->Q->strides[t->r - 2]);
     LLVMValueRef sc = LLVMBuildSelect(b, in, f32c(g, t->a->scale), f32c(g, 0), "");
     GenLoop d = loop(g, gen_dim(g, t->a->dh), "qd");
@@ -209,11 +213,36 @@ static void scores(Att *t)
     }
 }
 
+/* seg[j] (the segment ids, i64) */
+static LLVMValueRef seg_at(Att *t, LLVMValueRef j)
+{
+    return gen_load(t->g, t->M->buf, gen_offset_step(t->g, t->mb, j, t->M->strides[t->r - 1]), DT_I64);
+}
+
+/* slot: S = seg[j] == i ? S : −inf (a skipped key; queries < nq only) */
+static void apply_slot_mask(Att *t)
+{
+    Gen *g = t->g;
+    LLVMBuilderRef b = g->b;
+    GenLoop j = loop(g, t->nb, "mj");
+    LLVMValueRef sj = seg_at(t, add(g, t->j0, j.iv));
+    GenLoop i = loop(g, t->nq, "mi");
+    LLVMValueRef at = add(g, mul(g, j.iv, gen_i64(g, t->TQ)), i.iv), s = sload(g, t->s, at);
+    LLVMValueRef keep = LLVMBuildICmp(b, LLVMIntEQ, sj, add(g, t->i0, i.iv), "");
+    sstore(g, t->s, at, LLVMBuildSelect(b, keep, s, f32c(g, -INFINITY), ""));
+    gen_loop_end(g, &i, LOOP_PLAIN);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+}
+
 /* keep: S = mask ? S : finfo.min; add: S += mask (queries < nq only) */
 static void apply_mask(Att *t)
 {
     Gen *g = t->g;
     LLVMBuilderRef b = g->b;
+    if (t->a->mask_kind == MASK_SLOT) {
+        apply_slot_mask(t);
+        return;
+    }
     DType qdt = g->p->bufs[t->Q->buf].dt;
     double fill = qdt == DT_F16 ? -65504.0 : qdt == DT_BF16 ? -3.3895313892515355e38 : -FLT_MAX;
     GenLoop j = loop(g, t->nb, "mj");
@@ -331,7 +360,9 @@ static void store_out(Att *t, LLVMValueRef *idx)
     LLVMValueRef nk = gen_dim(g, t->a->nk);
     LLVMValueRef empty = LLVMBuildICmp(b, LLVMIntEQ, nk, gen_i64(g, 0), "");
     for (int v = 0; v < t->QV; v++) {
-        LLVMValueRef inv = LLVMBuildFDiv(b, vconst(t, 1), vload(t, t->l, lanes(t, v)), "");
+        LLVMValueRef l = vload(t, t->l, lanes(t, v)), inv = LLVMBuildFDiv(b, vconst(t, 1), l, "");
+        if (t->segmented) /* a padding query, an empty slot: no key seen, 0 */
+            inv = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, l, vconst(t, 0), ""), inv, vconst(t, 0), "");
         vstore(t, t->inv, lanes(t, v), LLVMBuildSelect(b, empty, vconst(t, 0), inv, ""));
     }
     LLVMValueRef *rowbase = ir_calloc((size_t)(k->nin ? k->nin : 1), sizeof *rowbase);
@@ -355,10 +386,121 @@ static void store_out(Att *t, LLVMValueRef *idx)
 
 /* ---- the kernel ---- */
 
+/* Iterations per batch index: the query tiles; with mask = segment, tiles within each
+ * segment (Σ ⌈nᵢ / TQ⌉ ≤ ⌈Nq / TQ⌉ + segments) and the padding's tiles (+ 1). */
 static LLVMValueRef tiles(Gen *g, const Kernel *k)
 {
     LLVMValueRef tq = gen_i64(g, k->sched.tile_m);
-    return LLVMBuildSDiv(g->b, add(g, gen_dim(g, k->u.attn.nq), gen_i64(g, k->sched.tile_m - 1)), tq, "");
+    LLVMValueRef n = LLVMBuildSDiv(g->b, add(g, gen_dim(g, k->u.attn.nq), gen_i64(g, k->sched.tile_m - 1)), tq, "");
+    if (k->u.attn.mask_kind == MASK_SEGMENT)
+        n = add(g, n, gen_i64(g, k->u.attn.segments + 1));
+    return n;
+}
+
+/* mask = segment: iteration `tile` of a batch index is the tile of queries [i0, i0 + nq)
+ * within one segment (keys [klo, khi): the segment), found by walking the segments of seg
+ * (contiguous, padding last: docs/NAVIT.md); past them, tiles of the padding (no keys: 0),
+ * then empty tiles. O(T) scalar compares per tile. */
+static void segment_tile(Att *t, LLVMValueRef tile)
+{
+    Gen *g = t->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef T = gen_dim(g, t->a->nk), TQ = gen_i64(g, t->TQ), zero = gen_i64(g, 0), one = gen_i64(g, 1);
+    LLVMValueRef pos = gen_alloca(g, g->t_i64, "segpos"), u = gen_alloca(g, g->t_i64, "segu");
+    LLVMValueRef end = gen_alloca(g, g->t_i64, "segend"), found = gen_alloca(g, g->t_i64, "segfound");
+    LLVMValueRef i0 = gen_alloca(g, g->t_i64, "segi0"), nq = gen_alloca(g, g->t_i64, "segnq");
+    LLVMValueRef klo = gen_alloca(g, g->t_i64, "segklo"), khi = gen_alloca(g, g->t_i64, "segkhi");
+    LLVMBuildStore(b, zero, pos);
+    LLVMBuildStore(b, tile, u);
+    LLVMBuildStore(b, zero, found);
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segwalk");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segwalk_body");
+    LLVMBasicBlockRef scan = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segscan");
+    LLVMBasicBlockRef scan_step = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segscan_step");
+    LLVMBasicBlockRef scanned = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segscanned");
+    LLVMBasicBlockRef hit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "seghit");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segnext");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "segdone");
+    LLVMBuildBr(b, head);
+
+    /* head: pos < T and seg[pos] ≥ 0, else done */
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef p = LLVMBuildLoad2(b, g->t_i64, pos, "");
+    LLVMValueRef inside = LLVMBuildICmp(b, LLVMIntSLT, p, T, "");
+    LLVMValueRef pc = LLVMBuildSelect(b, inside, p, zero, ""); /* (T ≥ 1 when here with pos < T) */
+    LLVMValueRef sp = seg_at(t, pc);
+    LLVMBuildCondBr(b, LLVMBuildAnd(b, inside, LLVMBuildICmp(b, LLVMIntSGE, sp, zero, ""), ""), body, done);
+
+    /* body: end = pos + 1; while end < T and seg[end] == seg[pos]: end++ */
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMBuildStore(b, add(g, p, one), end);
+    LLVMBuildBr(b, scan);
+    LLVMPositionBuilderAtEnd(b, scan);
+    LLVMValueRef e = LLVMBuildLoad2(b, g->t_i64, end, "");
+    LLVMValueRef ein = LLVMBuildICmp(b, LLVMIntSLT, e, T, "");
+    LLVMValueRef se = seg_at(t, LLVMBuildSelect(b, ein, e, pc, ""));
+    LLVMBuildCondBr(b, LLVMBuildAnd(b, ein, LLVMBuildICmp(b, LLVMIntEQ, se, sp, ""), ""), scan_step, scanned);
+    LLVMPositionBuilderAtEnd(b, scan_step);
+    LLVMBuildStore(b, add(g, e, one), end);
+    LLVMBuildBr(b, scan);
+
+    /* scanned: the segment [p, e) has ⌈(e − p) / TQ⌉ tiles; is u among them? */
+    LLVMPositionBuilderAtEnd(b, scanned);
+    LLVMValueRef n = LLVMBuildNSWSub(b, e, p, "");
+    LLVMValueRef nt = LLVMBuildSDiv(b, add(g, n, gen_i64(g, t->TQ - 1)), TQ, "");
+    LLVMValueRef uu = LLVMBuildLoad2(b, g->t_i64, u, "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, uu, nt, ""), hit, next);
+    LLVMPositionBuilderAtEnd(b, hit);
+    LLVMValueRef first = add(g, p, mul(g, uu, TQ)), left = LLVMBuildNSWSub(b, e, first, "");
+    LLVMBuildStore(b, first, i0);
+    LLVMBuildStore(b, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, left, TQ, ""), left, TQ, ""), nq);
+    LLVMBuildStore(b, p, klo);
+    LLVMBuildStore(b, e, khi);
+    LLVMBuildStore(b, one, found);
+    LLVMBuildBr(b, done);
+    LLVMPositionBuilderAtEnd(b, next);
+    LLVMBuildStore(b, LLVMBuildNSWSub(b, uu, nt, ""), u);
+    LLVMBuildStore(b, e, pos);
+    LLVMBuildBr(b, head);
+
+    /* done: not found: a tile of the padding [pos, T) (no keys), or an empty one */
+    LLVMPositionBuilderAtEnd(b, done);
+    LLVMValueRef isf = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildLoad2(b, g->t_i64, found, ""), zero, "");
+    LLVMValueRef pf = add(g, LLVMBuildLoad2(b, g->t_i64, pos, ""), mul(g, LLVMBuildLoad2(b, g->t_i64, u, ""), TQ));
+    LLVMValueRef pl = LLVMBuildNSWSub(b, T, pf, "");
+    pl = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, pl, TQ, ""), pl, TQ, "");
+    LLVMValueRef pe = LLVMBuildICmp(b, LLVMIntSLE, pl, zero, "");
+    LLVMValueRef pad_i0 = LLVMBuildSelect(b, pe, zero, pf, ""), pad_nq = LLVMBuildSelect(b, pe, zero, pl, "");
+    t->i0 = LLVMBuildSelect(b, isf, LLVMBuildLoad2(b, g->t_i64, i0, ""), pad_i0, "");
+    t->nq = LLVMBuildSelect(b, isf, LLVMBuildLoad2(b, g->t_i64, nq, ""), pad_nq, "");
+    t->klo = LLVMBuildSelect(b, isf, LLVMBuildLoad2(b, g->t_i64, klo, ""), zero, "");
+    t->khi = LLVMBuildSelect(b, isf, LLVMBuildLoad2(b, g->t_i64, khi, ""), zero, "");
+}
+
+/* mask = slot: the keys of the tile's slots [i0, i0 + nq): from the first token with
+ * seg in that range to one past the last (none: an empty range) */
+static void slot_keys(Att *t)
+{
+    Gen *g = t->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef T = gen_dim(g, t->a->nk);
+    LLVMValueRef lo = gen_alloca(g, g->t_i64, "slotlo"), hi = gen_alloca(g, g->t_i64, "slothi");
+    LLVMBuildStore(b, T, lo);
+    LLVMBuildStore(b, gen_i64(g, 0), hi);
+    GenLoop j = loop(g, T, "slotj");
+    LLVMValueRef sj = seg_at(t, j.iv);
+    LLVMValueRef in = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, sj, t->i0, ""),
+                                   LLVMBuildICmp(b, LLVMIntSLT, sj, add(g, t->i0, t->nq), ""), "");
+    LLVMValueRef l = LLVMBuildLoad2(b, g->t_i64, lo, ""), h = LLVMBuildLoad2(b, g->t_i64, hi, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, LLVMBuildAnd(b, in, LLVMBuildICmp(b, LLVMIntSLT, j.iv, l, ""), ""), j.iv, l, ""),
+                   lo);
+    LLVMValueRef j1 = add(g, j.iv, gen_i64(g, 1));
+    LLVMBuildStore(b, LLVMBuildSelect(b, LLVMBuildAnd(b, in, LLVMBuildICmp(b, LLVMIntSGT, j1, h, ""), ""), j1, h, ""), hi);
+    gen_loop_end(g, &j, LOOP_PLAIN);
+    LLVMValueRef lf = LLVMBuildLoad2(b, g->t_i64, lo, ""), hf = LLVMBuildLoad2(b, g->t_i64, hi, "");
+    LLVMValueRef none = LLVMBuildICmp(b, LLVMIntSGE, lf, hf, "");
+    t->klo = LLVMBuildSelect(b, none, gen_i64(g, 0), lf, "");
+    t->khi = LLVMBuildSelect(b, none, gen_i64(g, 0), hf, "");
 }
 
 LLVMValueRef gen_attention_extent(Gen *g, const Kernel *k)
@@ -392,7 +534,8 @@ void gen_attention(Gen *g)
     const Kernel *k = g->k;
     const AttnInfo *a = &k->u.attn;
     LLVMBuilderRef b = g->b;
-    Att t = {.g = g, .a = a, .r = k->out.rank, .TQ = k->sched.tile_m, .flash = k->sched.tile_n > 0};
+    Att t = {.g = g, .a = a, .r = k->out.rank, .TQ = k->sched.tile_m, .flash = k->sched.tile_n > 0,
+             .segmented = a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT};
     t.vl = g->tgt.vl >= 4 ? (unsigned)g->tgt.vl : 4; /* the target's lanes, dividing the tile */
     while (t.vl > 4 && t.TQ % (int)t.vl)
         t.vl /= 2;
@@ -424,13 +567,21 @@ void gen_attention(Gen *g)
         if (d > 0)
             rest = LLVMBuildUDiv(b, rest, n, "");
     }
-    t.i0 = mul(g, tile, gen_i64(g, t.TQ));
-    LLVMValueRef left = LLVMBuildNSWSub(b, nq, t.i0, "");
-    t.nq = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, left, gen_i64(g, t.TQ), ""), left, gen_i64(g, t.TQ), "");
     t.qb = gen_view_base(g, t.Q, idx, t.r - 2);
     t.kb = gen_view_base(g, t.K, idx, t.r - 2);
     t.vb = gen_view_base(g, t.V, idx, t.r - 2);
     t.mb = t.M ? gen_view_base(g, t.M, idx, t.r - 2) : NULL;
+    if (a->mask_kind == MASK_SEGMENT) {
+        segment_tile(&t, tile);
+    } else {
+        t.i0 = mul(g, tile, gen_i64(g, t.TQ));
+        LLVMValueRef left = LLVMBuildNSWSub(b, nq, t.i0, "");
+        t.nq = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, left, gen_i64(g, t.TQ), ""), left, gen_i64(g, t.TQ), "");
+        t.klo = gen_i64(g, 0);
+        t.khi = nk;
+        if (a->mask_kind == MASK_SLOT)
+            slot_keys(&t);
+    }
 
     pack_q(&t);
     for (int v = 0; v < t.QV; v++) {
@@ -441,15 +592,16 @@ void gen_attention(Gen *g)
     GenLoop z = loop(g, mul(g, gen_dim(g, a->dv), gen_i64(g, t.QV)), "zero"); /* (Nk = 0: no block) */
     vstore(&t, t.acc, mul(g, z.iv, gen_i64(g, t.vl)), vconst(&t, 0));
     gen_loop_end(g, &z, LOOP_PLAIN);
-    /* blocks of keys: ⌈Nk / bk⌉ (decomposed: 1, or 0 when Nk = 0) */
+    /* blocks of the keys [klo, khi): ⌈(khi − klo) / bk⌉ (decomposed: 1, or 0 when none) */
     LLVMValueRef bk1 = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, bk, gen_i64(g, 0), ""), bk, gen_i64(g, 1), "");
-    LLVMValueRef nblocks = LLVMBuildSDiv(b, add(g, nk, LLVMBuildNSWSub(b, bk1, gen_i64(g, 1), "")), bk1, "");
+    LLVMValueRef nkeys = LLVMBuildNSWSub(b, t.khi, t.klo, "");
+    LLVMValueRef nblocks = LLVMBuildSDiv(b, add(g, nkeys, LLVMBuildNSWSub(b, bk1, gen_i64(g, 1), "")), bk1, "");
     GenLoop blk = loop(g, nblocks, "block");
-    t.j0 = mul(g, blk.iv, bk1);
-    LLVMValueRef kleft = LLVMBuildNSWSub(b, nk, t.j0, "");
+    t.j0 = add(g, t.klo, mul(g, blk.iv, bk1));
+    LLVMValueRef kleft = LLVMBuildNSWSub(b, t.khi, t.j0, "");
     t.nb = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, kleft, bk1, ""), kleft, bk1, "");
     scores(&t);
-    if (t.M)
+    if (t.M && a->mask_kind != MASK_SEGMENT) /* (segment: every key of the block is the tile's segment) */
         apply_mask(&t);
     softmax_block(&t);
     pv(&t);

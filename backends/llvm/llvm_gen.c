@@ -214,7 +214,7 @@ static bool kernel_valid(Gen *g, const Kernel *k)
     case KK_GEMM: {
         const GemmInfo *gi = &k->u.gemm;
         if (r < 2 || gi->a < 0 || gi->a >= k->nin || gi->b < 0 || gi->b >= k->nin || k->in[gi->a].rank != r ||
-            k->in[gi->b].rank != (gi->pack_nr > 0 ? 3 : r))
+            (gi->pack_nr > 0 ? k->in[gi->b].rank != 3 && k->in[gi->b].rank != r + 1 : k->in[gi->b].rank != r))
             return gen_fail(g, "internal error: GEMM kernel %d has operands of the wrong rank", g->ki);
         return true;
     }
@@ -248,6 +248,13 @@ static bool kernel_valid(Gen *g, const Kernel *k)
         if (r < 2 || mc->y < 0 || mc->y >= k->nin || mc->route < 0 || mc->route >= k->nin || mc->gates < 0 ||
             mc->gates >= k->nin || k->in[mc->y].rank != 3 || k->in[mc->route].rank != 2 || k->in[mc->gates].rank != r)
             return gen_fail(g, "internal error: combine kernel %d has views of the wrong ranks", g->ki);
+        return true;
+    }
+    case KK_SEGMENT_REDUCE: {
+        const SegReduceInfo *si = &k->u.segred;
+        if (r < 2 || si->x < 0 || si->x >= k->nin || si->seg < 0 || si->seg >= k->nin || k->in[si->x].rank != r ||
+            k->in[si->seg].rank != 1 || p->bufs[k->in[si->seg].buf].dt != DT_I32 || !dtype_is_float(p->bufs[k->in[si->x].buf].dt))
+            return gen_fail(g, "internal error: segment_reduce kernel %d has views of the wrong ranks", g->ki);
         return true;
     }
     default:
@@ -339,9 +346,13 @@ LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     case KK_GEMM: gen_row_gemm(g, idx, rowbase, outbase); break;
     case KK_ROW: gen_row_norm(g, idx, rowbase, outbase); break;
     case KK_REDUCE: gen_row_reduce(g, idx, rowbase, outbase); break;
-    case KK_GATHER: gen_row_gather(g, idx, rowbase, outbase); break;
+    case KK_GATHER:
+        if (!gen_row_gather_rows(g, idx, rowbase, outbase))
+            gen_row_gather(g, idx, rowbase, outbase);
+        break;
     case KK_MOE_ROUTE: gen_row_moe_route(g, idx, rowbase, outbase); break;
     case KK_MOE_COMBINE: gen_row_moe_combine(g, idx, rowbase, outbase); break;
+    case KK_SEGMENT_REDUCE: gen_row_segment_reduce(g, idx, rowbase, outbase); break;
     default: break;
     }
     ir_free(rowbase);

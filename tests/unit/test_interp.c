@@ -441,7 +441,8 @@ static void test_every_op_has_a_test(void **state)
         fail_msg("VITC_SOURCE_DIR is not set");
     static const char *const files[] = {"test_interp_ew.c",   "test_interp_reduce.c", "test_interp_matmul.c",
                                         "test_interp_data.c", "test_interp.c",        "test_interp.h",
-                                        "test_attention.c",   "test_moe.c"};
+                                        "test_attention.c",   "test_moe.c",
+                                        "test_navit.c"};
     enum { NFILES = sizeof files / sizeof files[0] };
     char *text[NFILES];
     for (int i = 0; i < NFILES; i++) {

@@ -575,7 +575,8 @@ static void test_table_and_defaults(void **state)
         if (!pass_check_pipeline(pass_default_pipeline(lvl), &err))
             fail_msg("-O%d: %s", lvl, err.msg);
     }
-    assert_string_equal(pass_default_pipeline(1), "moe-dispatch-lowering,canonicalize,attention-fusion,cse,dce");
+    assert_string_equal(pass_default_pipeline(1),
+                        "moe-dispatch-lowering,canonicalize,attention-fusion,packing-mask-elimination,cse,dce");
 }
 
 static void test_pipeline_parser(void **state)

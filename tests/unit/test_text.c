@@ -205,6 +205,10 @@ static int variants(AttrKind k, int32_t B, Variant *v)
         v[0].a.route.batch_priority = true;
         v[1].a.route = (RouteAttr){.k = 1, .capacity = 2, .routing = ROUTING_TOKEN, .members = 2, .normalize_combine = true};
         return 2;
+    case ATTR_SEGRED: /* built with operands of their own: build_segment_ops */
+        v[0].a.segred = (SegredAttr){.segments = 3, .reduce = SEGRED_MAX};
+        v[1].a.segred = (SegredAttr){.segments = 1, .reduce = SEGRED_SUM};
+        return 2;
     default:
         fail_msg("attribute kind %s has no variants in test_text.c: add some", attr_schema(k)->name);
     }
@@ -258,6 +262,38 @@ static void build_moe_ops(Graph *g, int32_t B, int *count)
     }
 }
 
+/* NaViT: packed inputs, segment_reduce and the segment / slot attentions over their seg. */
+static void build_segment_ops(Graph *g, int *count)
+{
+    Variant v[MAX_VARIANTS];
+    IrError err;
+    Attr ia;
+    attr_set_defaults(ATTR_INPUT, &ia);
+    ia.input = (InputAttr){.name = "packed patches", .pack = PACK_PATCHES, .patch = 2, .channels = 1, .images = 3};
+    Type pt = {DT_F32, {2, {dim_const(6), dim_const(4)}}}, st = {DT_I32, {1, {dim_const(6)}}};
+    ir_build(g, OP_INPUT, NULL, 0, &ia, &pt, (Loc){0}, &err);
+    ia.input = (InputAttr){.name = "packed seg", .pack = PACK_SEG};
+    int32_t seg = ir_build(g, OP_INPUT, NULL, 0, &ia, &st, (Loc){"navit.vit", 2, 7}, &err);
+    ia.input = (InputAttr){.name = "packed width", .pack = PACK_WIDTH};
+    ir_build(g, OP_INPUT, NULL, 0, &ia, &st, (Loc){0}, &err);
+    int32_t x = build_input(g, "segment x", DT_F32, (Shape){3, {dim_const(6), dim_const(2), dim_const(5)}});
+    int nv = variants(ATTR_SEGRED, 0, v);
+    for (int i = 0; i < nv; i++) {
+        int32_t in[2] = {x, seg};
+        count[OP_SEGMENT_REDUCE] += ir_build(g, OP_SEGMENT_REDUCE, in, 2, &v[i].a, NULL, (Loc){0}, &err) >= 0;
+    }
+    int32_t q = build_input(g, "segment q", DT_F32, (Shape){3, {dim_const(2), dim_const(6), dim_const(4)}});
+    int32_t qs = build_input(g, "slot q", DT_F32, (Shape){3, {dim_const(2), dim_const(3), dim_const(4)}});
+    Attr a;
+    attr_set_defaults(ATTR_ATTN, &a);
+    a.attn.mask = MASK_SEGMENT;
+    int32_t in[4] = {q, q, q, seg};
+    count[OP_ATTENTION] += ir_build(g, OP_ATTENTION, in, 4, &a, NULL, (Loc){0}, &err) >= 0;
+    a.attn.mask = MASK_SLOT;
+    in[0] = qs;
+    count[OP_ATTENTION] += ir_build(g, OP_ATTENTION, in, 4, &a, NULL, (Loc){0}, &err) >= 0;
+}
+
 static void test_every_op_roundtrips(void **state)
 {
     (void)state;
@@ -274,8 +310,8 @@ static void test_every_op_roundtrips(void **state)
     int count[OP_COUNT] = {0};
     for (int op = 0; op < OP_COUNT; op++) {
         Variant v[MAX_VARIANTS];
-        if (op == OP_MOE || op == OP_MOE_COMBINE)
-            continue; /* build_moe_ops */
+        if (op == OP_MOE || op == OP_MOE_COMBINE || op == OP_SEGMENT_REDUCE)
+            continue; /* build_moe_ops, build_segment_ops */
         int nv = variants(ir_ops[op].attr, B, v);
         for (int i = 0; i < nv; i++) {
             Loc loc = op % 5 == 0 ? (Loc){0} : (Loc){files[op % 4], op + 1, i + 2};
@@ -283,6 +319,7 @@ static void test_every_op_roundtrips(void **state)
         }
     }
     build_moe_ops(g, B, count);
+    build_segment_ops(g, count);
     for (int op = 0; op < OP_COUNT; op++)
         if (!count[op])
             fail_msg("op '%s' has no round-trip case: give its attribute kind variants or its operands "

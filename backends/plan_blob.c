@@ -22,6 +22,10 @@ _Static_assert(SAME(DT_F32, RT_DT_F32) && SAME(DT_F16, RT_DT_F16) && SAME(DT_BF1
 _Static_assert(SAME(BUF_INPUT, RT_BUF_INPUT) && SAME(BUF_PARAM, RT_BUF_PARAM) && SAME(BUF_CONST, RT_BUF_CONST) &&
                    SAME(BUF_OUTPUT, RT_BUF_OUTPUT) && SAME(BUF_TEMP, RT_BUF_TEMP) && SAME(BUF_FOLDED, RT_BUF_FOLDED),
                "BufKind and RT_BUF_* differ");
+_Static_assert(SAME(PACK_NONE, RT_PACK_NONE) && SAME(PACK_PATCHES, RT_PACK_PATCHES) && SAME(PACK_SEG, RT_PACK_SEG) &&
+                   SAME(PACK_ROW, RT_PACK_ROW) && SAME(PACK_COL, RT_PACK_COL) && SAME(PACK_HEIGHT, RT_PACK_HEIGHT) &&
+                   SAME(PACK_WIDTH, RT_PACK_WIDTH) && SAME(PACK_COUNT, RT_PACK_COUNT),
+               "the pack roles and RT_PACK_* differ");
 #undef SAME
 _Static_assert(IR_MAX_RANK <= RT_MAX_RANK, "ranks");
 
@@ -212,6 +216,13 @@ static bool put_buffers(W *w, const Plan *p, IrError *err)
         put_str(w, b->name);
         put_i64(w, b->first);
         put_i64(w, b->last);
+        if (b->kind == BUF_INPUT) { /* a NaViT packed input's role (docs/NAVIT.md) */
+            const InputAttr *in = &ir_def(p->g, b->value)->attr.input;
+            put_i64(w, in->pack);
+            put_i64(w, in->patch);
+            put_i64(w, in->channels);
+            put_i64(w, in->images);
+        }
         if (b->kind == BUF_CONST) {
             if (!put_const(w, p, b, err))
                 return false;

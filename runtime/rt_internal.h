@@ -4,7 +4,8 @@
  *   rt_mem.c      places temporaries in one workspace by first fit over live ranges
  *   rt_pool.c     the thread pool that splits a kernel's extent into chunks
  *   rt_weights.c  binds the plan's parameters to safetensors tensors (checked, converted)
- *   rt_model.c    vit_open / vit_info / vit_run / vit_set_threads / vit_close
+ *   rt_model.c    vit_open / vit_info / vit_run / vit_set_threads / vit_set_option / vit_close
+ *   rt_navit.c    NaViT: images of any size resized to patch grids and packed into sequences
  *
  * Plain malloc, no global mutable state, never aborts: every failure is a status and a
  * message. Nothing here is exported from a generated .so but the vit_* functions.
@@ -46,6 +47,8 @@ typedef struct {
     int64_t first, last; /* kernels that write it first and read it last (-1: none) */
     const unsigned char *data; /* constants: nbytes of data inside the blob (unaligned) */
     size_t nbytes;
+    int pack;            /* inputs: RT_PACK_* (a NaViT packed input's role; 0: an ordinary input) */
+    int64_t patch, channels, images; /* the RT_PACK_PATCHES input: P, C, S (else 0) */
 } RtBuffer;
 
 typedef struct {
@@ -149,6 +152,51 @@ int rt_bind_params(const RtPlan *p, const StFile *f, const char *what, char **bu
 
 /* Converts n elements between dtypes (floats through float, integers through int64). */
 void rt_convert(void *dst, int dst_dt, const void *src, int src_dt, int64_t n);
+
+/* ---- NaViT: packed sequences (rt_navit.c; docs/NAVIT.md) -------------------------------- */
+
+/* A NaViT model's packed inputs. */
+typedef struct {
+    int64_t tokens;             /* T: tokens per sequence */
+    int patch, channels, images; /* P, C, S (the most images per sequence) */
+    int buf[RT_PACK_COUNT];     /* the input buffer of each role; -1: the model has none */
+} RtNavit;
+
+/* Where one image goes: its patch grid, its sequence, slot and first token there. */
+typedef struct {
+    int gh, gw;
+    int seq, slot;
+    int64_t start;
+} RtNavitItem;
+
+/* Reads the packed inputs of p into nv: 1 for a NaViT model (every input has a pack role,
+ * the shapes are those of docs/NAVIT.md, every output has a row per image slot), 0 for a
+ * model without packed inputs, -1 with a message for a malformed one. */
+int rt_navit_layout(const RtPlan *p, RtNavit *nv, char *err, size_t errlen);
+
+/* The patch grid of an h × w image: with resize, both sides rounded up to multiples of P
+ * and, over T patches, the grid at the largest scale s with ⌈h·s/P⌉·⌈w·s/P⌉ ≤ T; without,
+ * h/P × w/P. 0, or -1 when it cannot run without resizing. */
+int rt_navit_grid(const RtNavit *nv, int h, int w, int resize, int *gh, int *gw);
+
+struct vit_image;
+/* Checks the n images and places them: grids, then greedy packing in input order (a new
+ * sequence when the next image's tokens or slot do not fit). *nseq receives the number of
+ * sequences. 0, or -1 with a message naming the image. */
+int rt_navit_plan(const RtNavit *nv, const struct vit_image *ims, int n, int resize, RtNavitItem *items, int *nseq,
+                  char *err, size_t errlen);
+
+/* Writes sequence `seq` into the packed input buffers (bufs[nv->buf[role]], in the plan's
+ * dtypes): the patches of its images (resized when their grid asks, with `scratch` of
+ * T·P²·C floats), seg/row/col/height/width, and the padding (poison: vitrt.h's
+ * "poison_padding"). 0, or -1 when out of memory. */
+int rt_navit_fill(const RtNavit *nv, const RtPlan *p, char *const *bufs, const struct vit_image *ims,
+                  const RtNavitItem *items, int n, int seq, int poison, float *scratch);
+
+/* Resamples an HWC float image to oh × ow: bilinear with half-pixel centres, antialiased
+ * when shrinking (the triangle filter widened by the scale factor, as PIL's BILINEAR); at
+ * scale 1 a copy. 0, or -1 when out of memory. */
+int rt_resize(const float *src, int h, int w, int c, float *dst, int oh, int ow);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -4,7 +4,8 @@
  * copies constants, allocates folded buffers and runs the once-kernels. vit_run feeds the
  * images in chunks of at most max_images: it binds the batch symbol, places inputs,
  * temporaries and outputs in one workspace by liveness (cached per binding), copies the
- * pixels in, runs the kernels in order on the pool and copies the outputs out.
+ * pixels in, runs the kernels in order on the pool and copies the outputs out. A NaViT
+ * model (packed inputs) runs its images in packed sequences instead (rt_navit.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,10 @@ struct vit_model {
     struct vit_info info;
     RtProfile *prof; /* VIT_PROFILE=1: per kernel time, printed by vit_close */
     RtOcl *ocl;      /* an OpenCL model: its executor (rt_ocl.c) runs the kernels */
+    int navit;       /* a NaViT model: packed inputs nv */
+    RtNavit nv;
+    int resize, poison; /* vit_set_option "resize", "poison_padding" */
+    float *scratch;  /* NaViT: one resized image, T·P²·C floats */
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -142,11 +147,38 @@ static int run_kernels(vit_model *m, int once, char *err, size_t errlen)
 
 /* ---- opening ---- */
 
+/* A NaViT model: images of any size, S per sequence, outputs per image slot. */
+static int find_navit_io(vit_model *m, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    m->image = m->nv.buf[RT_PACK_PATCHES];
+    m->batch_sym = -1;
+    m->info.height = m->info.width = 0;
+    m->info.channels = m->nv.channels;
+    m->info.max_images = m->nv.images;
+    m->info.patch = m->nv.patch;
+    m->info.tokens = (int)m->nv.tokens;
+    if (p->noutputs == 0)
+        return errf(err, errlen, "the model has no outputs");
+    int64_t total = 0;
+    for (int o = 0; o < p->noutputs; o++) {
+        const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
+        m->out_per[o] = rt_buffer_bytes(b, m->syms) / (int64_t)rt_dtype_size(b->dtype) / m->nv.images;
+        total += m->out_per[o];
+    }
+    if (total > (1 << 30))
+        return errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
+    m->info.outputs = (int)total;
+    return 0;
+}
+
 /* The image input and the outputs per image; 0 or -1 with a message. */
 static int find_io(vit_model *m, char *err, size_t errlen)
 {
     const RtPlan *p = m->plan;
     m->image = -1;
+    if ((m->navit = rt_navit_layout(p, &m->nv, err, errlen)) != 0)
+        return m->navit < 0 ? -1 : find_navit_io(m, err, errlen);
     for (int i = 0; i < p->nbufs; i++) {
         if (p->bufs[i].kind != RT_BUF_INPUT)
             continue;
@@ -284,6 +316,7 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
     if (!ok)
         return errf(err, errlen, "out of memory");
     m->bufs[p->nbufs] = (char *)&m->errcell;
+    m->resize = 1;
     for (int s = 0; s < p->nsyms; s++)
         m->syms[s] = 1;
     if (find_io(m, err, errlen) || set_info(m, err, errlen) || load_weights(m, path, err, errlen))
@@ -345,6 +378,19 @@ RT_EXPORT void vit_set_threads(vit_model *m, int n)
     m->pool = rt_pool_new(n); /* NULL: every kernel on the calling thread */
 }
 
+RT_EXPORT int vit_set_option(vit_model *m, const char *name, int value)
+{
+    if (!m || !name)
+        return -1;
+    if (strcmp(name, "resize") == 0 && (value == 0 || value == 1))
+        m->resize = value;
+    else if (strcmp(name, "poison_padding") == 0 && value >= 0 && value <= 2)
+        m->poison = value;
+    else
+        return -1;
+    return 0;
+}
+
 RT_EXPORT void vit_close(vit_model *m)
 {
     if (!m)
@@ -368,6 +414,7 @@ RT_EXPORT void vit_close(vit_model *m)
     free(m->live);
     free(m->ws);
     free(m->output_kind);
+    free(m->scratch);
     free(m);
 }
 
@@ -408,13 +455,10 @@ static const Placement *placement(vit_model *m, int64_t key, char *err, size_t e
     return lru;
 }
 
-/* Runs images [0, n) of a chunk (n ≤ max_images) into out. */
-static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
+/* Places the inputs, temporaries and outputs of the current binding in the workspace. */
+static int bind_workspace(vit_model *m, int64_t key, char *err, size_t errlen)
 {
     const RtPlan *p = m->plan;
-    int64_t key = 0;
-    if (m->batch_sym >= 0)
-        key = m->syms[m->batch_sym] = n;
     const Placement *pl = placement(m, key, err, errlen);
     if (!pl)
         return -1;
@@ -430,6 +474,18 @@ static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, c
         if (k == RT_BUF_TEMP || k == RT_BUF_INPUT || k == RT_BUF_OUTPUT)
             m->bufs[i] = m->ws + pl->off[i];
     }
+    return 0;
+}
+
+/* Runs images [0, n) of a chunk (n ≤ max_images) into out. */
+static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    int64_t key = 0;
+    if (m->batch_sym >= 0)
+        key = m->syms[m->batch_sym] = n;
+    if (bind_workspace(m, key, err, errlen))
+        return -1;
     const RtBuffer *in = &p->bufs[m->image];
     size_t per = (size_t)m->info.height * (size_t)m->info.width * (size_t)m->info.channels;
     size_t esize = rt_dtype_size(in->dtype);
@@ -456,6 +512,46 @@ static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, c
     return 0;
 }
 
+/* A NaViT model: the images packed into sequences (rt_navit.c), one run of the kernels
+ * per sequence, row `slot` of each output to the image's place in out. */
+static int run_navit(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
+{
+    const RtPlan *p = m->plan;
+    const RtNavit *nv = &m->nv;
+    RtNavitItem *items = malloc((size_t)n * sizeof *items);
+    int nseq = 0, rc = 0;
+    if (!items)
+        return errf(err, errlen, "out of memory");
+    if (rt_navit_plan(nv, images, n, m->resize, items, &nseq, err, errlen) || bind_workspace(m, 0, err, errlen)) {
+        free(items);
+        return -1;
+    }
+    if (!m->scratch &&
+        !(m->scratch = malloc((size_t)nv->tokens * (size_t)nv->patch * nv->patch * nv->channels * sizeof *m->scratch)))
+        rc = errf(err, errlen, "out of memory for a packed sequence");
+    for (int s = 0, first = 0; s < nseq && rc == 0; s++) {
+        if (rt_navit_fill(nv, p, m->bufs, images, items, n, s, m->poison, m->scratch) != 0) {
+            rc = errf(err, errlen, "out of memory while resizing an image");
+            break;
+        }
+        if ((rc = run_kernels(m, 0, err, errlen)) != 0)
+            break;
+        for (; first < n && items[first].seq == s; first++) {
+            int64_t off = 0;
+            for (int o = 0; o < p->noutputs; o++) {
+                const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
+                int64_t k = m->out_per[o];
+                const char *src = m->bufs[p->outputs[o].buffer] + (size_t)items[first].slot * (size_t)k *
+                                  rt_dtype_size(b->dtype);
+                rt_convert(out + (int64_t)first * m->info.outputs + off, RT_DT_F32, src, b->dtype, k);
+                off += k;
+            }
+        }
+    }
+    free(items);
+    return rc;
+}
+
 RT_EXPORT int vit_run(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -468,6 +564,8 @@ RT_EXPORT int vit_run(vit_model *m, const vit_image *images, int n, float *out, 
         return 0;
     if (!images || !out)
         return errf(err, errlen, "%s is NULL", images ? "out" : "images");
+    if (m->navit)
+        return run_navit(m, images, n, out, err, errlen);
     const struct vit_info *in = &m->info;
     for (int i = 0; i < n; i++) {
         const vit_image *im = &images[i];

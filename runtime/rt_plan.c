@@ -204,6 +204,12 @@ static int read_plan(Reader *r, Counts *c, RtPlan *p)
         b.name = get_str(r, 1);
         b.first = get_ranged(r, -1, INT32_MAX, "bad first kernel");
         b.last = get_ranged(r, -1, INT32_MAX, "bad last kernel");
+        if (b.kind == RT_BUF_INPUT) {
+            b.pack = (int)get_ranged(r, 0, RT_PACK_COUNT - 1, "bad pack role");
+            b.patch = get_ranged(r, 0, 1 << 12, "bad patch size");
+            b.channels = get_ranged(r, 0, 1 << 12, "bad channel count");
+            b.images = get_ranged(r, 0, 1 << 20, "bad image count");
+        }
         int64_t nbytes = get_ranged(r, 0, (int64_t)(r->len - r->pos), "bad data length");
         if (r->failed)
             break;

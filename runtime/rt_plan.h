@@ -23,8 +23,10 @@
  *             str labels (the label file's text, embedded at compile time, or none)
  *   symbols:  i64 count, then per symbol: str name, i64 max
  *   buffers:  i64 count, then per buffer: i64 kind, i64 dtype, i64 rank, rank × (i64 n, i64 sym),
- *             str name, i64 first, i64 last, i64 nbytes, bytes  (constants: the data in the
- *             buffer's dtype; others: 0)
+ *             str name, i64 first, i64 last, [inputs only: i64 pack (RT_PACK_*), i64 patch,
+ *             i64 channels, i64 images — a NaViT packed input's role and, on the patches
+ *             input, P, C and S; all 0 on an ordinary input], i64 nbytes, bytes (constants:
+ *             the data in the buffer's dtype; others: 0)
  *   kernels:  i64 count, then per kernel: i64 kind, i64 once, str label, f64 flops, i64 flops sym
  *             (flops × the symbol's value, sym -1: constant)
  *   outputs:  i64 count, then per output: str name, i64 buffer
@@ -36,7 +38,7 @@
 
 #include <stdint.h>
 
-#define RT_PLAN_VERSION 1
+#define RT_PLAN_VERSION 2 /* 2: the pack fields of inputs */
 #define RT_MAX_RANK 8
 
 enum { RT_ERR_NONE, RT_ERR_INDEX /* a gather index out of range */ };
@@ -48,5 +50,8 @@ typedef int64_t (*VitExtentFn)(const int64_t *syms);
  * written). */
 enum { RT_DT_F32, RT_DT_F16, RT_DT_BF16, RT_DT_I32, RT_DT_I64, RT_DT_BOOL, RT_DT_COUNT };
 enum { RT_BUF_INPUT, RT_BUF_PARAM, RT_BUF_CONST, RT_BUF_OUTPUT, RT_BUF_TEMP, RT_BUF_FOLDED, RT_BUF_COUNT };
+/* The role of a packed NaViT input: the compiler's PACK_* (ir/attrs.def; docs/NAVIT.md). */
+enum { RT_PACK_NONE, RT_PACK_PATCHES, RT_PACK_SEG, RT_PACK_ROW, RT_PACK_COL, RT_PACK_HEIGHT, RT_PACK_WIDTH,
+       RT_PACK_COUNT };
 
 #endif

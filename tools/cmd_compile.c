@@ -339,8 +339,8 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     if (!on_path("cc"))
         return fail("no C compiler 'cc' on PATH to link the shared object: install gcc or clang, or use "
                     "--emit=obj and link the object with %s -lm -lpthread yourself", rt), false;
-    static const char exports[] = "{\n  global: vit_open; vit_info; vit_run; vit_set_threads; vit_close;\n"
-                                  "  local: *;\n};\n";
+    static const char exports[] = "{\n  global: vit_open; vit_info; vit_run; vit_set_threads; vit_set_option;\n"
+                                  "    vit_close;\n  local: *;\n};\n";
     FILE *f = fopen(map, "w");
     bool written = f && fputs(exports, f) >= 0;
     if (f && fclose(f) != 0)
@@ -350,8 +350,8 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     snprintf(script, sizeof script, "-Wl,--version-script=%s", map);
     /* -u: the ABI comes from the archive, which nothing in the object references */
     char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, "-Wl,-u,vit_open,-u,vit_info,-u,vit_run,"
-                    "-u,vit_set_threads,-u,vit_close", rt, "-lm", "-lpthread", script, "-Wl,-z,noexecstack",
-                    "-Wl,--as-needed", NULL, NULL, NULL, NULL};
+                    "-u,vit_set_threads,-u,vit_set_option,-u,vit_close", rt, "-lm", "-lpthread", script,
+                    "-Wl,-z,noexecstack", "-Wl,--as-needed", NULL, NULL, NULL, NULL};
     if (opencl) { /* rt_model.c reaches the executor through weak references: pull it in */
         args[6] = "-Wl,-u,rt_ocl_open,-u,rt_ocl_run,-u,rt_ocl_close,-u,rt_ocl_present";
         args[7] = rt_ocl;

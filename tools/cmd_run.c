@@ -44,7 +44,8 @@ static const char usage_line[] =
 static void usage(FILE *out)
 {
     fputs(usage_line, out);
-    fputs("\nRuns MODEL in the reference interpreter (--interp; the only engine so far).\n"
+    fputs("\nRuns MODEL in the reference interpreter (--interp). A model compiled by `vitc compile`\n"
+          "runs with `vitc run MODEL.so IMAGE...` (see `vitc run MODEL.so --help`).\n"
           "Images are read as RGB (or gray) in [0,1], resized as the model's preprocess says\n"
           "(shorter side to `resize`, then a centre crop to the input size; without a resize,\n"
           "straight to the input size; bilinear, antialiased when shrinking, as PIL does) and\n"

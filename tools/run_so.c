@@ -3,7 +3,10 @@
  *
  * Runs a compiled model through its C ABI (runtime/vitrt.h), as any program would: the .so
  * is dlopen'ed (RTLD_LOCAL) and its vit_* functions resolved. Each image (PNG, JPEG, PPM;
- * image.h) is resized and normalised as vit_info says, the whole set goes through vit_run
+ * image.h) is resized and normalised as vit_info says (a NaViT model, which takes any
+ * size: normalised only, at its own size; the runtime resizes to patch grids and packs
+ * the images into sequences; --no-resize refuses images that need resizing), the whole
+ * set goes through vit_run
  * (in chunks of max_images, inside the runtime), and per image the top-K classes are
  * printed with softmax probabilities and the embedded label names (`logits`, `log_probs`,
  * `probs` outputs), or the output's size and a checksum (`tokens` and anything else).
@@ -30,6 +33,7 @@ typedef struct {
     int (*info)(const vit_model *, struct vit_info *);
     int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
     void (*set_threads)(vit_model *, int);
+    int (*set_option)(vit_model *, const char *, int); /* NULL: a .so before ABI 2 */
     void (*close)(vit_model *);
 } Api;
 
@@ -37,11 +41,12 @@ typedef struct {
     const char *so, *weights, *truth;
     const char **images;
     int nimages, top, threads, repeat;
+    bool no_resize;
 } SoArgs;
 
 static const char usage_line[] =
     "usage: vitc run MODEL.so [--weights W.safetensors] IMAGE... [--top K] [--threads N] [--repeat R]\n"
-    "                [--truth LABELS.txt]\n";
+    "                [--truth LABELS.txt] [--no-resize]\n";
 
 static bool parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 {
@@ -73,12 +78,16 @@ static int parse_args(int argc, char **argv, SoArgs *a)
                   "  --threads N      worker threads (default: the cores, or VIT_NUM_THREADS)\n"
                   "  --repeat R       run R times and report the median latency (default 1)\n"
                   "  --truth FILE     lines \"IMAGE LABEL\": print each image's top class against\n"
-                  "                   its label, then the accuracy\n",
+                  "                   its label, then the accuracy\n"
+                  "  --no-resize      NaViT models: refuse an image that is not whole patches\n"
+                  "                   within the token budget instead of resizing it\n",
                   stdout);
             return 1;
         } else if (strcmp(s, "--interp") == 0) {
             ERR("--interp runs a model file (.vit or .vir), not a compiled .so\n");
             bad = true;
+        } else if (strcmp(s, "--no-resize") == 0) {
+            a->no_resize = true;
         } else if (tool_opt(argc, argv, &i, "--weights", &v, &bad)) {
             a->weights = v;
         } else if (tool_opt(argc, argv, &i, "--top", &v, &bad)) {
@@ -128,6 +137,7 @@ static void *open_so(const char *path, Api *api)
     *(void **)&api->run = dlsym(h, "vit_run");
     *(void **)&api->set_threads = dlsym(h, "vit_set_threads");
     *(void **)&api->close = dlsym(h, "vit_close");
+    *(void **)&api->set_option = dlsym(h, "vit_set_option");
     if (!api->open || !api->info || !api->run || !api->set_threads || !api->close) {
         ERR("'%s' is not a model compiled by vitc (it lacks the vit_* functions of vitrt.h)\n", path);
         dlclose(h);
@@ -136,8 +146,9 @@ static void *open_so(const char *path, Api *api)
     return h;
 }
 
-/* Prepares every image as the model's input; false with a message. */
-static bool load_images(const SoArgs *a, const struct vit_info *in, float *px, vit_image *ims)
+/* Prepares every image as the model's input; false with a message. A NaViT model (height
+ * and width 0) takes each image at its own size, normalised, into pixels[i] (ir_free). */
+static bool load_images(const SoArgs *a, const struct vit_info *in, float *px, float **pixels, vit_image *ims)
 {
     size_t per = (size_t)in->height * (size_t)in->width * (size_t)in->channels;
     double mean[3], std[3];
@@ -153,14 +164,21 @@ static bool load_images(const SoArgs *a, const struct vit_info *in, float *px, v
             ERR("%s\n", err);
             return false;
         }
-        bool ok = image_prepare(&img, in->height, in->width, in->channels, in->resize, mean, nm, std, nm,
-                                px + (size_t)i * per, msg, sizeof msg);
+        int h = in->height, w = in->width;
+        float *dst = px + (size_t)i * per;
+        if (h < 1 || w < 1) { /* NaViT: its own size */
+            h = img.h;
+            w = img.w;
+            dst = pixels[i] = ir_malloc((size_t)h * (size_t)w * (size_t)in->channels * sizeof *dst);
+        }
+        bool ok = dst && image_prepare(&img, h, w, in->channels, dst == px + (size_t)i * per ? in->resize : 0, mean,
+                                       nm, std, nm, dst, msg, sizeof msg);
         image_free(&img);
         if (!ok) {
-            ERR("%s: %s\n", a->images[i], msg);
+            ERR("%s: %s\n", a->images[i], dst ? msg : "out of memory");
             return false;
         }
-        ims[i] = (vit_image){in->height, in->width, in->channels, px + (size_t)i * per};
+        ims[i] = (vit_image){h, w, in->channels, dst};
     }
     return true;
 }
@@ -325,25 +343,35 @@ static int run(const SoArgs *a, const Api *api)
         ERR("%s: %s\n", a->so, err);
         return 1;
     }
-    struct vit_info in;
+    struct vit_info in = {0};
     api->info(m, &in);
     if (a->threads)
         api->set_threads(m, a->threads);
     size_t per = (size_t)in.height * (size_t)in.width * (size_t)in.channels;
     float *px = ir_malloc((size_t)a->nimages * per * sizeof *px + 1);
+    float **pixels = ir_calloc((size_t)a->nimages, sizeof *pixels); /* NaViT: per image */
     vit_image *ims = ir_calloc((size_t)a->nimages, sizeof *ims);
     float *out = ir_malloc((size_t)a->nimages * (size_t)in.outputs * sizeof *out + 1);
     double *times = ir_calloc((size_t)a->repeat, sizeof *times);
-    if (in.height < 1 || in.width < 1) {
-        ERR("%s: the model takes images of any size (NaViT); vitc run does not feed those yet\n", a->so);
-    } else if (!px || !ims || !out || !times) {
+    bool navit = in.height < 1 || in.width < 1;
+    if (!px || !pixels || !ims || !out || !times) {
         ERR("out of memory\n");
-    } else if (load_images(a, &in, px, ims)) {
+    } else if (a->no_resize && navit && (!api->set_option || api->set_option(m, "resize", 0) != 0)) {
+        ERR("%s: the model cannot turn resizing off (it predates vit_set_option)\n", a->so);
+    } else if (load_images(a, &in, px, pixels, ims)) {
+        if (navit)
+            printf("NaViT: %d image%s of any size in packed sequences of %d tokens (%dx%d patches, at most %d "
+                   "images each)\n", a->nimages, a->nimages == 1 ? "" : "s", in.tokens, in.patch, in.patch,
+                   in.max_images);
         rc = 0;
         for (int r = 0; r < a->repeat && rc == 0; r++) {
             double t0 = now();
             if (api->run(m, ims, a->nimages, out, err, sizeof err) != 0) {
-                ERR("%s: %s\n", a->so, err);
+                int k = -1; /* "image K ...": name its file */
+                if (sscanf(err, "image %d", &k) == 1 && k >= 0 && k < a->nimages)
+                    ERR("%s: %s: %s\n", a->so, a->images[k], err);
+                else
+                    ERR("%s: %s\n", a->so, err);
                 rc = 1;
             }
             times[r] = now() - t0;
@@ -360,6 +388,9 @@ static int run(const SoArgs *a, const Api *api)
                    a->nimages == 1 ? "" : "s", med * 1e3);
         }
     }
+    for (int i = 0; pixels && i < a->nimages; i++)
+        ir_free(pixels[i]);
+    ir_free(pixels);
     ir_free(px);
     ir_free(ims);
     ir_free(out);

@@ -20,18 +20,12 @@
 
 #include <cmocka.h>
 
+#include "so_harness.h"
 #include "vitrt.h"
 
 #define TOLERANCE 1e-4
 
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    void (*close)(vit_model *);
-    void *handle;
-} Api;
+typedef SoApi Api;
 
 /* the images and timm's logits of one test ViT */
 typedef struct {
@@ -41,24 +35,6 @@ typedef struct {
 
 static char dir[4096];
 static Ref refs[2]; /* cls, gap */
-
-static const char *src(void)
-{
-    const char *s = getenv("VITC_SOURCE_DIR");
-    return s && *s ? s : VITC_SOURCE_DIR;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 static char *read_all(const char *path, size_t *n)
 {
@@ -108,29 +84,19 @@ static void compile(const char *model, const char *so, const char *flags)
 {
     char out[4200];
     path(out, sizeof out, so);
-    int rc = sh("'%s' compile '%s/models/%s.vit' -o '%s' %s", VITC_BIN, src(), model, out, flags);
-    if (rc != 0)
-        fail_msg("vitc compile %s: exit status %d", model, rc);
+    so_compile(model, out, flags);
 }
 
 static void load(Api *api, const char *so)
 {
     char p[4200];
     path(p, sizeof p, so);
-    api->handle = dlopen(p, RTLD_NOW | RTLD_LOCAL);
-    if (!api->handle)
-        fail_msg("dlopen %s: %s", p, dlerror());
-    *(void **)&api->open = dlsym(api->handle, "vit_open");
-    *(void **)&api->info = dlsym(api->handle, "vit_info");
-    *(void **)&api->run = dlsym(api->handle, "vit_run");
-    *(void **)&api->set_threads = dlsym(api->handle, "vit_set_threads");
-    *(void **)&api->close = dlsym(api->handle, "vit_close");
-    assert_true(api->open && api->info && api->run && api->set_threads && api->close);
+    so_load(api, p);
 }
 
 static void weights_of(char *buf, size_t n, const char *head)
 {
-    snprintf(buf, n, "%s/tests/reference/vit_test_%s.safetensors", src(), head);
+    snprintf(buf, n, "%s/tests/reference/vit_test_%s.safetensors", so_source_dir(), head);
 }
 
 static vit_model *open_model(const Api *api, const char *weights)
@@ -182,7 +148,7 @@ static int setup(void **state)
     for (int h = 0; h < 2; h++) {
         char io[4096];
         size_t n;
-        snprintf(io, sizeof io, "%s/tests/reference/vit_test_%s_io.safetensors", src(), heads[h]);
+        snprintf(io, sizeof io, "%s/tests/reference/vit_test_%s_io.safetensors", so_source_dir(), heads[h]);
         char *data = read_all(io, &n);
         assert_non_null(data);
         tensor_f32(io, data, n, "image", &refs[h].image[0][0], 4 * 32 * 32 * 3);
@@ -198,7 +164,7 @@ static int setup(void **state)
     char a[4200], b[4200];
     path(a, sizeof a, "cls.so");
     path(b, sizeof b, "cls_copy.so");
-    assert_int_equal(sh("cp '%s' '%s'", a, b), 0);
+    assert_int_equal(so_sh("cp '%s' '%s'", a, b), 0);
     return 0;
 }
 

@@ -22,40 +22,15 @@
 #include <cmocka.h>
 
 #include "cmd.h"
+#include "so_harness.h"
 #include "vitrt.h"
 
 #define TOLERANCE 1e-4
 
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    void (*close)(vit_model *);
-    void *handle;
-} Api;
+typedef SoApi Api;
 
 static char out_dir[4096];
 static bool slow;
-
-static const char *src_dir(void)
-{
-    const char *s = getenv("VITC_SOURCE_DIR");
-    return s && *s ? s : VITC_SOURCE_DIR;
-}
-
-/* Runs a shell command; its exit status. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 static void out_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", out_dir, name); }
 
@@ -64,30 +39,20 @@ static void compile(const char *model, const char *out, const char *flags)
 {
     char so[4200];
     out_path(so, sizeof so, out);
-    int rc = sh("'%s' compile '%s/models/%s.vit' -o '%s' %s", VITC_BIN, src_dir(), model, so, flags);
-    if (rc != 0)
-        fail_msg("vitc compile %s %s: exit status %d", model, flags, rc);
+    so_compile(model, so, flags);
 }
 
 static void load(Api *api, const char *so_name)
 {
     char so[4200];
     out_path(so, sizeof so, so_name);
-    api->handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    if (!api->handle)
-        fail_msg("dlopen %s: %s", so, dlerror());
-    *(void **)&api->open = dlsym(api->handle, "vit_open");
-    *(void **)&api->info = dlsym(api->handle, "vit_info");
-    *(void **)&api->run = dlsym(api->handle, "vit_run");
-    *(void **)&api->set_threads = dlsym(api->handle, "vit_set_threads");
-    *(void **)&api->close = dlsym(api->handle, "vit_close");
-    assert_true(api->open && api->info && api->run && api->set_threads && api->close);
+    so_load(api, so);
 }
 
 static Graph *load_graph(const char *model)
 {
     char path[4096], models[4096];
-    snprintf(models, sizeof models, "%s/models", src_dir());
+    snprintf(models, sizeof models, "%s/models", so_source_dir());
     snprintf(path, sizeof path, "%s/%s.vit", models, model);
     const char *dirs[] = {models};
     FrontendOptions fo = {dirs, 1};
@@ -131,17 +96,6 @@ static float *interp(const char *model, const char *weights, const float *px, in
     return r;
 }
 
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > m || d != d)
-            m = d;
-    }
-    return m;
-}
-
 /* Runs the .so on n images; n × info.outputs floats. */
 static float *run_so(const Api *api, const char *weights, const float *px, int n, struct vit_info *info)
 {
@@ -170,8 +124,8 @@ static void check_head(const char *head, const char *flags)
     char model[64], so[64], weights[4096], io[4096], err[512];
     snprintf(model, sizeof model, "vit_test_%s", head);
     snprintf(so, sizeof so, "vit_test_%s%s.so", head, flags[0] ? "_flags" : "");
-    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_%s.safetensors", src_dir(), head);
-    snprintf(io, sizeof io, "%s/tests/reference/vit_test_%s_io.safetensors", src_dir(), head);
+    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_%s.safetensors", so_source_dir(), head);
+    snprintf(io, sizeof io, "%s/tests/reference/vit_test_%s_io.safetensors", so_source_dir(), head);
     compile(model, so, flags);
     StFile *iof = st_open(io, err, sizeof err);
     if (!iof)
@@ -188,7 +142,7 @@ static void check_head(const char *head, const char *flags)
     int k;
     float *want = interp(model, weights, image->data, n, 32, 32, 3, &k);
     assert_int_equal(k, 10);
-    double d_interp = max_diff(got, want, (size_t)n * 10), d_timm = max_diff(got, logits->data, (size_t)n * 10);
+    double d_interp = so_max_diff(got, want, (size_t)n * 10), d_timm = so_max_diff(got, logits->data, (size_t)n * 10);
     print_message("%s %s: max |so - interpreter| = %.3g, max |so - timm| = %.3g\n", model, flags, d_interp, d_timm);
     assert_true(d_interp <= TOLERANCE);
     assert_true(d_timm <= TOLERANCE);
@@ -216,7 +170,7 @@ static void check_224(const char *model, int n)
     out_path(weights, sizeof weights, model);
     strcat(weights, ".safetensors");
     snprintf(so, sizeof so, "%s.so", model);
-    assert_int_equal(sh("'%s' init '%s/models/%s.vit' -o '%s' --seed 7 >/dev/null", VITC_BIN, src_dir(), model,
+    assert_int_equal(so_sh("'%s' init '%s/models/%s.vit' -o '%s' --seed 7 >/dev/null", VITC_BIN, so_source_dir(), model,
                         weights), 0);
     compile(model, so, "");
     size_t per = 224 * 224 * 3;
@@ -231,7 +185,7 @@ static void check_224(const char *model, int n)
     int k;
     float *want = interp(model, weights, px, n, 224, 224, 3, &k);
     assert_int_equal(k, info.outputs);
-    double d = max_diff(got, want, (size_t)n * (size_t)k);
+    double d = so_max_diff(got, want, (size_t)n * (size_t)k);
     print_message("%s: max |so - interpreter| = %.3g over %d image(s) × %d\n", model, d, n, k);
     assert_true(d <= TOLERANCE);
     free(px);
@@ -262,15 +216,16 @@ static void test_linkage(void **state)
     out_path(so, sizeof so, "linkage.so");
     out_path(list, sizeof list, "linkage.txt");
     /* ldd: libc, libm, libpthread, libdl, the loader and the vdso only */
-    assert_int_equal(sh("ldd '%s' > '%s'", so, list), 0);
-    assert_int_equal(sh("grep -v -E '^\\s*(linux-vdso|linux-gate|libc\\.so|libm\\.so|libpthread\\.so|libdl\\.so|"
+    assert_int_equal(so_sh("ldd '%s' > '%s'", so, list), 0);
+    assert_int_equal(so_sh("grep -v -E '^\\s*(linux-vdso|linux-gate|libc\\.so|libm\\.so|libpthread\\.so|libdl\\.so|"
                         "/lib.*/ld-linux|ld-linux)' '%s' | grep -q .",
                         list),
                      1);
     /* nm -D: the vit_* ABI and nothing else of ours */
-    assert_int_equal(sh("nm -D --defined-only '%s' | awk '{print $3}' | sort > '%s'", so, list), 0);
+    assert_int_equal(so_sh("nm -D --defined-only '%s' | awk '{print $3}' | sort > '%s'", so, list), 0);
     assert_int_equal(
-        sh("printf 'vit_close\\nvit_info\\nvit_open\\nvit_run\\nvit_set_threads\\n' | cmp -s - '%s'", list), 0);
+        so_sh("printf 'vit_close\\nvit_info\\nvit_open\\nvit_run\\nvit_set_option\\nvit_set_threads\\n' "
+           "| cmp -s - '%s'", list), 0);
 }
 
 static void test_emit_kinds(void **state)
@@ -279,20 +234,20 @@ static void test_emit_kinds(void **state)
     char p[4200];
     compile("vit_test_gap", "gap.ll", "--emit=llvm");
     out_path(p, sizeof p, "gap.ll");
-    assert_int_equal(sh("grep -q 'vit__plan' '%s' && grep -q 'vit__kernels' '%s'", p, p), 0);
+    assert_int_equal(so_sh("grep -q 'vit__plan' '%s' && grep -q 'vit__kernels' '%s'", p, p), 0);
     compile("vit_test_gap", "gap.s", "--emit=asm -O1");
     out_path(p, sizeof p, "gap.s");
-    assert_int_equal(sh("grep -q 'vit__extents' '%s'", p), 0);
+    assert_int_equal(so_sh("grep -q 'vit__extents' '%s'", p), 0);
     compile("vit_test_gap", "gap.o", "--emit=obj");
     out_path(p, sizeof p, "gap.o");
-    assert_int_equal(sh("nm '%s' | grep -q ' vit__plan$'", p), 0);
+    assert_int_equal(so_sh("nm '%s' | grep -q ' vit__plan$'", p), 0);
 }
 
 static void test_embedded(void **state)
 {
     (void)state;
     char flags[4200], weights[4096];
-    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_cls.safetensors", src_dir());
+    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_cls.safetensors", so_source_dir());
     snprintf(flags, sizeof flags, "--embed-weights '%s'", weights);
     compile("vit_test_cls", "cls_embedded.so", flags);
     Api api;
@@ -302,7 +257,7 @@ static void test_embedded(void **state)
         px[i] = (float)(i % 255) / 127.0f - 1.0f;
     struct vit_info info;
     float *a = run_so(&api, NULL, px, 1, &info), *b = run_so(&api, weights, px, 1, &info);
-    assert_true(max_diff(a, b, 10) == 0);
+    assert_true(so_max_diff(a, b, 10) == 0);
     free(a);
     free(b);
     dlclose(api.handle);
@@ -310,11 +265,11 @@ static void test_embedded(void **state)
     char so[4200], errs[4200];
     out_path(so, sizeof so, "bad_embedded.so");
     out_path(errs, sizeof errs, "bad_embedded.err");
-    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_gap.safetensors", src_dir());
-    assert_int_equal(sh("'%s' compile '%s/models/vit_test_cls.vit' -o '%s' --embed-weights '%s' 2>'%s'", VITC_BIN,
-                        src_dir(), so, weights, errs),
+    snprintf(weights, sizeof weights, "%s/tests/reference/vit_test_gap.safetensors", so_source_dir());
+    assert_int_equal(so_sh("'%s' compile '%s/models/vit_test_cls.vit' -o '%s' --embed-weights '%s' 2>'%s'", VITC_BIN,
+                        so_source_dir(), so, weights, errs),
                      1);
-    assert_int_equal(sh("grep -q \"has no tensor 'cls_token'\" '%s'", errs), 0);
+    assert_int_equal(so_sh("grep -q \"has no tensor 'cls_token'\" '%s'", errs), 0);
 }
 
 /* A gather whose indices come from the pixels: out-of-range ones set the error cell. */
@@ -338,7 +293,7 @@ static void test_gather_error(void **state)
           "}\n",
           f);
     fclose(f);
-    assert_int_equal(sh("'%s' compile '%s' -o '%s'", VITC_BIN, vir, so), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -o '%s'", VITC_BIN, vir, so), 0);
     Api api;
     load(&api, "gather.so");
     char err[512];
@@ -368,7 +323,7 @@ static void test_run_so(void **state)
 {
     (void)state;
     char vir[4200], labels[4200], so[4200], log[4200];
-    const char *v = VITC_BIN, *s = src_dir();
+    const char *v = VITC_BIN, *s = so_source_dir();
     out_path(vir, sizeof vir, "labelled.vir");
     out_path(labels, sizeof labels, "labelled_labels.txt");
     out_path(so, sizeof so, "labelled.so");
@@ -377,22 +332,22 @@ static void test_run_so(void **state)
     assert_non_null(f);
     fputs("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n", f);
     fclose(f);
-    assert_int_equal(sh("'%s' dump '%s/models/vit_test_cls.vit' | sed 's/^  meta {\\(.*\\)}$/  meta {\\1, labels = "
+    assert_int_equal(so_sh("'%s' dump '%s/models/vit_test_cls.vit' | sed 's/^  meta {\\(.*\\)}$/  meta {\\1, labels = "
                         "\"labelled_labels.txt\"}/' > '%s'", v, s, vir), 0);
-    assert_int_equal(sh("grep -q 'labels = \"labelled_labels.txt\"' '%s'", vir), 0);
-    assert_int_equal(sh("'%s' compile '%s' -o '%s'", v, vir, so), 0);
-    assert_int_equal(sh("'%s' run '%s' --weights '%s/tests/reference/vit_test_cls.safetensors' "
+    assert_int_equal(so_sh("grep -q 'labels = \"labelled_labels.txt\"' '%s'", vir), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -o '%s'", v, vir, so), 0);
+    assert_int_equal(so_sh("'%s' run '%s' --weights '%s/tests/reference/vit_test_cls.safetensors' "
                         "'%s/tests/reference/images/img0.png' '%s/tests/reference/images/img2.png' --top 2 "
                         "--threads 2 --repeat 3 > '%s'", v, so, s, s, s, log), 0);
     /* timm's top class: 3 for img0, 0 for img2 (tests/reference/show_reference.py) */
-    assert_int_equal(sh("grep -q '1\\. 0\\.[0-9]*  class 3  cat' '%s'", log), 0);
-    assert_int_equal(sh("grep -q '1\\. 0\\.[0-9]*  class 0  airplane' '%s'", log), 0);
-    assert_int_equal(sh("grep -q '^latency: .* ms per image (median of 3 runs of 2 images' '%s'", log), 0);
+    assert_int_equal(so_sh("grep -q '1\\. 0\\.[0-9]*  class 3  cat' '%s'", log), 0);
+    assert_int_equal(so_sh("grep -q '1\\. 0\\.[0-9]*  class 0  airplane' '%s'", log), 0);
+    assert_int_equal(so_sh("grep -q '^latency: .* ms per image (median of 3 runs of 2 images' '%s'", log), 0);
     /* its errors */
-    assert_int_equal(sh("'%s' run '%s' '%s/tests/reference/images/img0.png' 2>/dev/null", v, so, s), 1);
-    assert_int_equal(sh("'%s' run '%s/nosuch.so' '%s/tests/reference/images/img0.png' 2>/dev/null", v, out_dir, s), 1);
-    assert_int_equal(sh("'%s' run '%s' 2>/dev/null", v, so), 2);
-    assert_int_equal(sh("'%s' run '%s' --top 0 x.png 2>/dev/null", v, so), 2);
+    assert_int_equal(so_sh("'%s' run '%s' '%s/tests/reference/images/img0.png' 2>/dev/null", v, so, s), 1);
+    assert_int_equal(so_sh("'%s' run '%s/nosuch.so' '%s/tests/reference/images/img0.png' 2>/dev/null", v, out_dir, s), 1);
+    assert_int_equal(so_sh("'%s' run '%s' 2>/dev/null", v, so), 2);
+    assert_int_equal(so_sh("'%s' run '%s' --top 0 x.png 2>/dev/null", v, so), 2);
 }
 
 static void test_errors(void **state)
@@ -401,24 +356,24 @@ static void test_errors(void **state)
     char so[4200], errs[4200], model[4096];
     out_path(so, sizeof so, "errors.so");
     out_path(errs, sizeof errs, "errors.err");
-    snprintf(model, sizeof model, "%s/models/vit_test_cls.vit", src_dir());
+    snprintf(model, sizeof model, "%s/models/vit_test_cls.vit", so_source_dir());
     const char *v = VITC_BIN;
-    assert_int_equal(sh("'%s' compile --help | grep -q 'usage: vitc compile'", v), 0);
-    assert_int_equal(sh("'%s' compile 2>/dev/null", v), 2);
-    assert_int_equal(sh("'%s' compile '%s' --emit=exe -o '%s' 2>/dev/null", v, model, so), 2);
-    assert_int_equal(sh("'%s' compile '%s' -O7 -o '%s' 2>/dev/null", v, model, so), 2);
-    assert_int_equal(sh("'%s' compile '%s' --passes=nosuch -o '%s' 2>/dev/null", v, model, so), 2);
-    assert_int_equal(sh("'%s' compile '%s' --frobnicate 2>/dev/null", v, model), 2);
-    assert_int_equal(sh("'%s' compile '%s' --target=nosuch-unknown-none -o '%s' 2>'%s'", v, model, so, errs), 1);
-    assert_int_equal(sh("grep -q 'nosuch' '%s'", errs), 0);
-    assert_int_equal(sh("'%s' compile '%s' -o /nonexistent-dir/m.so 2>'%s'", v, model, errs), 1);
-    assert_int_equal(sh("grep -q \"cannot write '/nonexistent-dir/m.so'\" '%s'", errs), 0);
-    assert_int_equal(sh("'%s' compile '%s' -o '%s' 2>'%s'", v, out_dir, so, errs), 1);
-    assert_int_equal(sh("'%s' compile '%s/no-such-model.vit' -o '%s' 2>/dev/null", v, out_dir, so), 1);
+    assert_int_equal(so_sh("'%s' compile --help | grep -q 'usage: vitc compile'", v), 0);
+    assert_int_equal(so_sh("'%s' compile 2>/dev/null", v), 2);
+    assert_int_equal(so_sh("'%s' compile '%s' --emit=exe -o '%s' 2>/dev/null", v, model, so), 2);
+    assert_int_equal(so_sh("'%s' compile '%s' -O7 -o '%s' 2>/dev/null", v, model, so), 2);
+    assert_int_equal(so_sh("'%s' compile '%s' --passes=nosuch -o '%s' 2>/dev/null", v, model, so), 2);
+    assert_int_equal(so_sh("'%s' compile '%s' --frobnicate 2>/dev/null", v, model), 2);
+    assert_int_equal(so_sh("'%s' compile '%s' --target=nosuch-unknown-none -o '%s' 2>'%s'", v, model, so, errs), 1);
+    assert_int_equal(so_sh("grep -q 'nosuch' '%s'", errs), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -o /nonexistent-dir/m.so 2>'%s'", v, model, errs), 1);
+    assert_int_equal(so_sh("grep -q \"cannot write '/nonexistent-dir/m.so'\" '%s'", errs), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -o '%s' 2>'%s'", v, out_dir, so, errs), 1);
+    assert_int_equal(so_sh("'%s' compile '%s/no-such-model.vit' -o '%s' 2>/dev/null", v, out_dir, so), 1);
     /* `vitc dump --kernels`: the plan after the pipeline */
-    assert_int_equal(sh("'%s' dump --kernels -O2 '%s' | grep -q '^plan @vit_test_cls: [0-9]* kernels'", v, model), 0);
-    assert_int_equal(sh("'%s' dump --kernels '%s' | grep -q ' = gemm '", v, model), 0);
-    assert_int_equal(sh("'%s' dump --kernels --stats '%s' 2>/dev/null", v, model), 2);
+    assert_int_equal(so_sh("'%s' dump --kernels -O2 '%s' | grep -q '^plan @vit_test_cls: [0-9]* kernels'", v, model), 0);
+    assert_int_equal(so_sh("'%s' dump --kernels '%s' | grep -q ' = gemm '", v, model), 0);
+    assert_int_equal(so_sh("'%s' dump --kernels --stats '%s' 2>/dev/null", v, model), 2);
 }
 
 int main(int argc, char **argv)

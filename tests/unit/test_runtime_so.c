@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "plan_blob.h"
 #include "rt_internal.h"
+#include "so_harness.h"
 #include "vitrt.h"
 
 enum { IN = 64, HID = 64, OUT = 10 };
@@ -84,30 +85,12 @@ static const char kernels_c[] =
     "const VitKernelFn vit__kernels[] = {k0, k1, k2};\n"
     "const VitExtentFn vit__extents[] = {x0, x1, x1};\n";
 
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    void (*close)(vit_model *);
-    void *handle;
-} Api;
+typedef SoApi Api;
 
 static char dir[4096];
 static float W[IN * HID], B[HID], W2[HID * OUT];
 
 static void path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static void write_bytes(FILE *f, const char *name, const uint8_t *data, size_t n)
 {
@@ -167,13 +150,13 @@ static void build_so(const char *name, const char *vir, bool fixed, const char *
         ir_free(data);
     }
     fclose(f);
-    assert_int_equal(sh("cc -c -fPIC -O1 -o '%s' '%s'", obj, src), 0);
+    assert_int_equal(so_sh("cc -c -fPIC -O1 -o '%s' '%s'", obj, src), 0);
     f = fopen(map, "w");
     assert_non_null(f);
-    fputs("{ global: vit_open; vit_info; vit_run; vit_set_threads; vit_close; local: *; };\n", f);
+    fputs("{ global: vit_open; vit_info; vit_run; vit_set_threads; vit_set_option; vit_close; local: *; };\n", f);
     fclose(f);
-    assert_int_equal(sh("cc -shared -o '%s' '%s' -Wl,-u,vit_open,-u,vit_info,-u,vit_run,-u,vit_set_threads,"
-                        "-u,vit_close '%s' -lm -lpthread -Wl,--version-script='%s'",
+    assert_int_equal(so_sh("cc -shared -o '%s' '%s' -Wl,-u,vit_open,-u,vit_info,-u,vit_run,-u,vit_set_threads,"
+                        "-u,vit_set_option,-u,vit_close '%s' -lm -lpthread -Wl,--version-script='%s'",
                         so, obj, VITC_RT_LIB, map),
                      0);
     ir_free(blob.data);
@@ -185,15 +168,7 @@ static void load(Api *api, const char *name)
 {
     char so[4200];
     snprintf(so, sizeof so, "%s/%s.so", dir, name);
-    api->handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    if (!api->handle)
-        fail_msg("dlopen %s: %s", so, dlerror());
-    *(void **)&api->open = dlsym(api->handle, "vit_open");
-    *(void **)&api->info = dlsym(api->handle, "vit_info");
-    *(void **)&api->run = dlsym(api->handle, "vit_run");
-    *(void **)&api->set_threads = dlsym(api->handle, "vit_set_threads");
-    *(void **)&api->close = dlsym(api->handle, "vit_close");
-    assert_true(api->open && api->info && api->run && api->set_threads && api->close);
+    so_load(api, so);
     assert_null(dlsym(api->handle, "rt_plan_parse")); /* nothing else of ours is exported */
     assert_null(dlsym(api->handle, "st_open"));
     assert_null(dlsym(api->handle, "vit__plan"));

@@ -8,10 +8,14 @@
 #   included), each as a model of its own compiled by vitc and timed round-robin in one
 #   process (bench/moe.c), median of ROUNDS; then PyTorch's dense-all-experts and
 #   gather/scatter versions (bench/moe.py) against PyTorch's own dense MLP. moe_per_expert is
-#   the same layer with one 2-D matmul per expert instead of one batched over the experts (an
-#   experiment: it shows what packing the batched GEMM's B operand would bring).
+#   the same layer with one 2-D matmul per expert instead of one batched over the experts (a
+#   cross-check: both now read the expert weights packed in panels, one set per expert).
 #
 #   sh bench/moe.sh [BUILD_DIR] [THREADS] [ROUNDS]     (defaults: build, 1, 5)
+#
+# Environment: BASE_VITC=PATH also compiles the MoE layer with another vitc (say, a build of
+# an earlier commit) and times it in the same rounds as moe_base (before/after);
+# MOE_NO_TORCH=1 skips the PyTorch peers.
 #
 # The models are written to $OUT (default /tmp/vitc_bench_moe): moe.vit and dense_*.vit,
 # whose "images" are token rows (f32[N, 197, 768, 1]) so that they run through the vitrt.h
@@ -81,6 +85,11 @@ for m in moe dense_useful dense_executed; do
   "$VITC" compile -O2 "$OUT/$m.vit" -o "$OUT/$m.so"
 done
 "$VITC" compile -O2 "$OUT/moe_per_expert.vit" -o "$OUT/moe_per_expert.so"
+BASE=
+if [ -n "$BASE_VITC" ]; then
+  "$BASE_VITC" compile -O2 "$OUT/moe.vit" -o "$OUT/moe_base.so"
+  BASE="moe_base=$OUT/moe_base.so:$OUT/moe.safetensors"
+fi
 cc -O2 -o "$OUT/moe_bench" "$SRC/bench/moe.c" -ldl
 
 echo "# MoE layer (E 8, k 2, D 768, hidden 3072, 8 x 197 tokens, C 416); $THREADS thread(s), $ROUNDS rounds;" \
@@ -89,8 +98,10 @@ echo "# vitc: model LABEL /OTHER=median over rounds of time/OTHER's time in the 
 echo "#   dense_useful: the dense MLP on k x T = 3152 rows; dense_executed: on E x C = 3328 rows (what the experts run)"
 "$OUT/moe_bench" "$THREADS" "$ROUNDS" "dense_useful=$OUT/dense_useful.so:$OUT/dense_useful.safetensors" \
     "dense_executed=$OUT/dense_executed.so:$OUT/dense_executed.safetensors" \
-    "moe=$OUT/moe.so:$OUT/moe.safetensors" "moe_per_expert=$OUT/moe_per_expert.so:$OUT/moe.safetensors"
-if python3 -c "import torch" 2> /dev/null; then
+    "moe=$OUT/moe.so:$OUT/moe.safetensors" "moe_per_expert=$OUT/moe_per_expert.so:$OUT/moe.safetensors" $BASE
+if [ -n "$MOE_NO_TORCH" ]; then
+  echo "# PyTorch peers skipped (MOE_NO_TORCH)"
+elif python3 -c "import torch" 2> /dev/null; then
   echo "# PyTorch $(python3 -c 'import torch; print(torch.__version__)'): ratio = time / its dense MLP on 3152 rows"
   python3 "$SRC/bench/moe.py" --threads "$THREADS" --runs "$ROUNDS"
 else

@@ -14,18 +14,24 @@
  * values (phis of the k loop, so in registers), loads NRV vectors of a B panel row per k and
  * broadcasts one A element per row (x86: vfmadd231ps with an embedded {1toN} broadcast),
  * llvm.fmuladd throughout (an FMA where the target has one), and prefetches the panel 16
- * rows ahead (~+10% on the MLP shapes of ViT-B/16, whose B comes from L3).
+ * rows ahead (~+10% on the MLP shapes of ViT-B/16, whose B comes from L3) and, with packed B,
+ * the next column group's block of B into L2, one line per k of a tile's first micro-kernels
+ * (each tile a share; ~5% on 197×768×3072, ~2.5% on ViT-B/16 at batch 1).
  *
  * B panels: a panel is K rows of NR' contiguous floats (NR' ≥ NR, a multiple). When the
  * plan packed B (GemmInfo.pack_nr, at load time), the micro-kernel reads the packed buffer
- * directly (NR' = pack_nr, zero-padded past N). Otherwise each tile first copies the part
- * of B it needs into a stack buffer in the same layout (vector loads when B's n-stride is
- * 1, gathers otherwise — the transposed K of attention), zero-padded.
+ * directly (NR' = pack_nr, zero-padded past N; a batched weight — MoE experts — has one
+ * panel set per batch index, the rank-(r + 1) view adds its offset). Otherwise each tile
+ * first copies the part of B it needs into a stack buffer in the same layout (vector loads
+ * when B's n-stride is 1, gathers otherwise — the transposed K of attention), zero-padded.
  *
  * Tiles: the parallel extent is ⌈N/NC⌉ × batch × ⌈M/MC⌉ with the M-block fastest, so
- * consecutive tiles share B's columns (they stay in L2). When every view steps over the last
- * batch dim as over M rows (a contiguous batch of images), that dim folds into M: batch 8 of
- * ViT-B/16 is one GEMM of 1576 rows. A tile of MC × NC outputs:
+ * consecutive tiles share B's columns (they stay in L2); batch × ⌈N/NC⌉ × ⌈M/MC⌉ when B
+ * differs per batch index (one index's A then stays in L2 across its column groups). When
+ * every view steps over the last batch dim as over M rows (a contiguous batch of images),
+ * that dim folds into M: batch 8 of ViT-B/16 is one GEMM of 1576 rows. MR may be a row or
+ * two narrower than the target's when M's remainder is then cheaper (rows_per_block: 416 =
+ * 32·13). A tile of MC × NC outputs:
  *
  *   for kb in K by KC:                   (one block when K ≤ KC: no partial sums)
  *     [copy B[kb:kb+KC, n0:n0+NC] into panels on the stack]
@@ -62,6 +68,10 @@ typedef struct {
     LLVMValueRef m0, n0, n1, kb, kcur, first, last, npanels;
     LLVMValueRef bbuf, cbuf;  /* stack: B panels (unpacked), partial sums (K > KC) */
     LLVMValueRef ctile;       /* stack: one micro-tile's sums (one block of K) */
+    LLVMValueRef kbi;         /* the K block's index */
+    LLVMValueRef pfnext;      /* packed: where this tile's share of the next column group's B starts */
+    LLVMValueRef pfchunk;     /* the lines of that share */
+    LLVMValueRef pfj0;        /* the share's line at k = 0 of the current micro-kernel */
     LLVMTypeRef vt;           /* <VL x float> */
 } Gc;
 
@@ -79,6 +89,25 @@ static int vectors_per_row(const GenTarget *t) { return t->vl == 16 ? 2 : t->nre
 
 int gen_gemm_panel(const GenTarget *t) { return t->vl * vectors_per_row(t); }
 
+/* MR for M rows: the widest micro-tile, or one or two rows narrower when that leaves a
+ * cheaper remainder (the rest of M goes through 4-row micro-kernels, ~1.5× the time per
+ * row, and 1-row ones, ~4×: latency-bound): M = 416 (a MoE expert's capacity) is 32 blocks
+ * of 13 instead of 29 of 14 + 4 + 4 + 1 + 1. A narrower tile costs ~1% per row less. */
+static int rows_per_block(int mr, int64_t m)
+{
+    int best = mr;
+    double best_cost = 0;
+    for (int r = mr; r >= mr - 2 && r >= 6; r--) {
+        int64_t rem = m % r;
+        double cost = (double)(m - rem) * (1 + 0.01 * (mr - r)) + (double)(rem / 4 * 4) * 1.5 + (double)(rem % 4) * 4;
+        if (r == mr || cost < best_cost) {
+            best = r;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
 /* The code's shape for kernel k on this target. */
 static void shape(const Gen *g, const Kernel *k, Gc *c)
 {
@@ -87,9 +116,11 @@ static void shape(const Gen *g, const Kernel *k, Gc *c)
     c->vl = t->vl;
     c->nrv = vectors_per_row(t);
     c->mr = t->vl == 16 ? 14 : 6;
+    c->packed = gi->pack_nr > 0;
     if (k->sched.tile_m > 0 && k->sched.tile_m <= MAX_MR)
         c->mr = k->sched.tile_m;
-    c->packed = gi->pack_nr > 0;
+    else if (c->packed && dim_is_const(gi->m) && gi->m.n > 0)
+        c->mr = rows_per_block(c->mr, gi->m.n);
     if (c->packed)
         while (c->nrv > 1 && gi->pack_nr % (c->nrv * c->vl) != 0)
             c->nrv--;
@@ -198,15 +229,17 @@ static bool fold_batch(const Kernel *k, Kernel *flat, View *ins)
         w->dims[r - 2] = v->dims[r - 1];
         w->strides[r - 2] = v->strides[r - 1];
     }
-    if (gi->pack_nr <= 0) { /* B must not depend on the folded batch dim */
-        const View *b = &k->in[gi->b];
-        if (b->strides[r - 3].n != 0)
+    /* B must not depend on the folded batch dim: its own view, or panels with the batch
+     * dims in front (rank r + 1, a batched weight); the dim folds away */
+    const View *bv = &k->in[gi->b];
+    if (gi->pack_nr <= 0 || bv->rank == r + 1) {
+        if (!dim_is_const(bv->strides[r - 3]) || bv->strides[r - 3].n != 0)
             return false;
         View *w = &ins[gi->b];
-        w->rank = r - 1;
-        for (int d = r - 3; d < r - 1; d++) {
-            w->dims[d] = b->dims[d + 1];
-            w->strides[d] = b->strides[d + 1];
+        w->rank = bv->rank - 1;
+        for (int d = r - 3; d < bv->rank - 1; d++) {
+            w->dims[d] = bv->dims[d + 1];
+            w->strides[d] = bv->strides[d + 1];
         }
     }
     flat->in = ins;
@@ -255,18 +288,16 @@ static LLVMValueRef load_panel(Gen *g, Gc *c, LLVMValueRef off)
 
 /* acc[i·nrv + v] += Σ_{k < kcur} A[m + i, kb + k] · panel[k][v·VL ..] for i < mr; the panel
  * starts at element `pbase` with rows `ldb` elements apart. */
-static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pbase, LLVMValueRef ldb,
-                         LLVMValueRef *acc)
+/* The k loop over [k0, k1) of micro_kernel; `pf`: it also prefetches a line of the next
+ * column group's B per k (gemm_kernel) — a loop of its own, so that each loop stays one
+ * basic block. */
+static void k_loop(Gen *g, Gc *c, int mr, const LLVMValueRef *arow, LLVMValueRef pbase, LLVMValueRef ldb,
+                   LLVMValueRef k0, LLVMValueRef k1, bool pf, LLVMValueRef *acc)
 {
     const Kernel *k = g->k;
     const View *A = &k->in[k->u.gemm.a];
     int r = k->out.rank, nacc = mr * c->nrv;
     LLVMBuilderRef b = g->b;
-    LLVMValueRef arow[MAX_MR];
-    for (int i = 0; i < mr; i++) {
-        LLVMValueRef mi = LLVMBuildNSWAdd(b, m, gen_i64(g, i), "");
-        arow[i] = gen_offset_step(g, gen_offset_step(g, c->abase, mi, A->strides[r - 2]), c->kb, A->strides[r - 1]);
-    }
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "ukr");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "ukr_body");
@@ -279,12 +310,12 @@ static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pba
         phi[i] = LLVMBuildPhi(b, c->vt, "acc");
         LLVMAddIncoming(phi[i], &acc[i], &pre, 1);
     }
-    LLVMValueRef zero = gen_i64(g, 0);
-    LLVMAddIncoming(kk, &zero, &pre, 1);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, kk, c->kcur, ""), body, done);
+    LLVMAddIncoming(kk, &k0, &pre, 1);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, kk, k1, ""), body, done);
     LLVMPositionBuilderAtEnd(b, body);
     LLVMValueRef brow = LLVMBuildNSWAdd(b, pbase, LLVMBuildNSWMul(b, kk, ldb, ""), "");
     LLVMValueRef bv[MAX_NRV], next[MAX_MR * MAX_NRV];
+    LLVMTypeRef over[1] = {g->t_ptr};
     /* the panel's rows PREFETCH_ROWS ahead into L1 (a hint: past the panel's end it reads
      * nothing; a plain GEP, the address may be past the buffer) */
     for (int v = 0; v < c->nrv * c->vl; v += 16) {
@@ -293,7 +324,14 @@ static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pba
         LLVMValueRef base = c->packed ? g->bufp[k->in[k->u.gemm.b].buf] : c->bbuf;
         LLVMValueRef args[4] = {LLVMBuildGEP2(b, g->t_f32, base, &off, 1, ""), LLVMConstInt(g->t_i32, 0, 0),
                                 LLVMConstInt(g->t_i32, 3, 0), LLVMConstInt(g->t_i32, 1, 0)};
-        LLVMTypeRef over[1] = {g->t_ptr};
+        gen_intrinsic_over(g, "llvm.prefetch", over, 1, args, 4);
+    }
+    if (pf) { /* line pfj0 + k of this tile's share of the next column group's B, into L2 */
+        LLVMValueRef j = LLVMBuildNSWAdd(b, c->pfj0, kk, "");
+        LLVMValueRef off = LLVMBuildNSWAdd(b, c->pfnext, LLVMBuildNSWMul(b, j, gen_i64(g, 16), ""), "");
+        LLVMValueRef args[4] = {LLVMBuildGEP2(b, g->t_f32, g->bufp[k->in[k->u.gemm.b].buf], &off, 1, ""),
+                                LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 2, 0),
+                                LLVMConstInt(g->t_i32, 1, 0)};
         gen_intrinsic_over(g, "llvm.prefetch", over, 1, args, 4);
     }
     for (int v = 0; v < c->nrv; v++)
@@ -304,15 +342,39 @@ static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pba
         for (int v = 0; v < c->nrv; v++)
             next[i * c->nrv + v] = gen_fmuladd(g, as, bv[v], phi[i * c->nrv + v]);
     }
-    LLVMValueRef k1 = LLVMBuildNSWAdd(b, kk, gen_i64(g, 1), "");
+    LLVMValueRef kn = LLVMBuildNSWAdd(b, kk, gen_i64(g, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMBuildBr(b, head);
-    LLVMAddIncoming(kk, &k1, &latch, 1);
+    LLVMAddIncoming(kk, &kn, &latch, 1);
     for (int i = 0; i < nacc; i++)
         LLVMAddIncoming(phi[i], &next[i], &latch, 1);
     LLVMPositionBuilderAtEnd(b, done);
     for (int i = 0; i < nacc; i++)
         acc[i] = phi[i];
+}
+
+static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pbase, LLVMValueRef ldb,
+                         LLVMValueRef *acc)
+{
+    const Kernel *k = g->k;
+    const View *A = &k->in[k->u.gemm.a];
+    int r = k->out.rank;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef arow[MAX_MR];
+    for (int i = 0; i < mr; i++) {
+        LLVMValueRef mi = LLVMBuildNSWAdd(b, m, gen_i64(g, i), "");
+        arow[i] = gen_offset_step(g, gen_offset_step(g, c->abase, mi, A->strides[r - 2]), c->kb, A->strides[r - 1]);
+    }
+    LLVMValueRef zero = gen_i64(g, 0);
+    if (c->pfj0 && mr == c->mr) { /* the first k of the tile's share prefetch the next B */
+        LLVMValueRef left = LLVMBuildNSWSub(b, c->pfchunk, c->pfj0, "");
+        LLVMValueRef split = imin(g, c->kcur, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, left, zero, ""), left,
+                                                              zero, ""));
+        k_loop(g, c, mr, arow, pbase, ldb, zero, split, true, acc);
+        k_loop(g, c, mr, arow, pbase, ldb, split, c->kcur, false, acc);
+    } else {
+        k_loop(g, c, mr, arow, pbase, ldb, zero, c->kcur, false, acc);
+    }
 }
 
 /* ---- a block of mr rows against every panel of the tile ---- */
@@ -397,6 +459,9 @@ static void rows_block(Gen *g, Gc *c, LLVMValueRef m, LLVMValueRef rows, int res
     GenLoop p;
     gen_loop_begin(g, &p, gen_i64(g, 0), c->npanels, "panel");
     LLVMValueRef col0 = LLVMBuildNSWAdd(b, c->n0, LLVMBuildNSWMul(b, p.iv, gen_i64(g, c->nr), ""), "");
+    if (c->pfnext) /* iterations before this call in the tile: (K block · panels + panel) · KC */
+        c->pfj0 = LLVMBuildNSWMul(
+            b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, c->kbi, c->npanels, ""), p.iv, ""), gen_i64(g, c->kc), "");
     LLVMValueRef pbase, ldb;
     if (c->packed) { /* panel col0 / pnr, column col0 mod pnr, row kb */
         LLVMValueRef pp = LLVMBuildSDiv(b, col0, gen_i64(g, c->pnr), "");
@@ -507,6 +572,23 @@ static void tile_rows(Gen *g, Gc *c, LLVMValueRef m0, LLVMValueRef m1)
 
 static void gemm_kernel(Gen *g);
 
+/* Whether B steps over a batch dim of the output (its own view's or a batched weight's
+ * panel sets; rank-3 panels are the same for every batch index). */
+static bool b_varies(const Kernel *k)
+{
+    const GemmInfo *gi = &k->u.gemm;
+    const View *B = &k->in[gi->b];
+    int r = k->out.rank;
+    if (gi->pack_nr > 0 && B->rank == 3)
+        return false;
+    for (int d = 0; d < r - 2; d++) {
+        Dim n = k->out.dims[d];
+        if ((!dim_is_const(n) || n.n != 1) && (!dim_is_const(B->strides[d]) || B->strides[d].n != 0))
+            return true;
+    }
+    return false;
+}
+
 void gen_gemm_kernel(Gen *g)
 {
     const Kernel *saved = g->k;
@@ -527,7 +609,7 @@ static void gemm_kernel(Gen *g)
     LLVMBuilderRef b = g->b;
     Gc c = {0};
     shape(g, k, &c);
-    if (c.packed && (gi->pack_nr % c.vl != 0 || B->rank != 3)) {
+    if (c.packed && (gi->pack_nr % c.vl != 0 || (B->rank != 3 && B->rank != r + 1))) {
         gen_fail(g, "internal error: GEMM kernel %d: B packed in panels of %d columns, not a multiple of %d", g->ki,
                  gi->pack_nr, c.vl);
         return;
@@ -548,12 +630,22 @@ static void gemm_kernel(Gen *g)
 
     GenLoop it;
     gen_loop_begin(g, &it, LLVMGetParam(g->fn, 2), LLVMGetParam(g->fn, 3), "tile");
-    /* it = (ng · batch + b) · mgroups + mg: tiles of one column group are consecutive */
+    /* it = (ng · batch + b) · mgroups + mg: tiles of one column group are consecutive, and
+     * of the batch indices sharing that block of B. When B differs per batch index (expert
+     * weights, activations) nothing is shared across the batch: it = (b · ngroups + ng) ·
+     * mgroups + mg keeps one batch index's A in L2 across its column groups. */
     LLVMValueRef mg = LLVMBuildSRem(b, it.iv, mgroups, "");
     LLVMValueRef rest = LLVMBuildSDiv(b, it.iv, mgroups, "");
-    LLVMValueRef nb = batch_count(g);
-    LLVMValueRef ng = LLVMBuildSDiv(b, rest, nb, "");
-    rest = LLVMBuildSRem(b, rest, nb, "");
+    LLVMValueRef ng;
+    if (b_varies(k)) {
+        LLVMValueRef ngroups = ceil_div(g, c.N, c.nc);
+        ng = LLVMBuildSRem(b, rest, ngroups, "");
+        rest = LLVMBuildSDiv(b, rest, ngroups, "");
+    } else {
+        LLVMValueRef nb = batch_count(g);
+        ng = LLVMBuildSDiv(b, rest, nb, "");
+        rest = LLVMBuildSRem(b, rest, nb, "");
+    }
     for (int d = r - 3; d >= 0; d--) {
         Dim dim = k->out.dims[d];
         if (dim_is_const(dim) && dim.n == 1) {
@@ -567,18 +659,35 @@ static void gemm_kernel(Gen *g)
         }
     }
     c.abase = gen_view_base(g, A, idx, r - 2);
-    c.bbase = c.packed ? gen_dim(g, B->offset) : gen_view_base(g, B, idx, r - 2);
+    /* B's batch index: its own view, or a batched weight's panel set (packed, rank r + 1) */
+    c.bbase = c.packed && B->rank == 3 ? gen_dim(g, B->offset) : gen_view_base(g, B, idx, r - 2);
     LLVMValueRef m0 = LLVMBuildNSWMul(b, mg, gen_i64(g, c.mc), "");
     LLVMValueRef m1 = imin(g, c.M, LLVMBuildNSWAdd(b, m0, gen_i64(g, c.mc), ""));
     c.n0 = LLVMBuildNSWMul(b, ng, gen_i64(g, c.nc), "");
     c.n1 = imin(g, c.N, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""));
     c.npanels = ceil_div(g, LLVMBuildNSWSub(b, c.n1, c.n0, ""), c.nr);
     c.m0 = m0; /* the tile's first row (partial sums are relative to it) */
+    if (c.packed) {
+        /* the next column group's block of B, into L2 while this one runs: contiguous panels
+         * from panel (n0 + NC) / pnr (for a batched weight, past its last group: the next
+         * index's first), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, one line
+         * per k of the tile's first micro-kernels. Without it the first row block of each
+         * column group waits on memory for B (a model's weights are used once per run). */
+        LLVMValueRef lines = ceil_div(g, LLVMBuildNSWMul(b, gen_i64(g, c.nc), c.K, ""), 16);
+        c.pfchunk = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, lines, LLVMBuildNSWSub(b, mgroups, gen_i64(g, 1), ""), ""),
+                                  mgroups, "");
+        LLVMValueRef first = LLVMBuildNSWMul(
+            b, LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""), gen_i64(g, c.pnr), ""),
+            LLVMBuildNSWMul(b, c.K, gen_i64(g, c.pnr), ""), "");
+        c.pfnext = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, c.bbase, first, ""),
+                                   LLVMBuildNSWMul(b, LLVMBuildNSWMul(b, mg, c.pfchunk, ""), gen_i64(g, 16), ""), "");
+    }
 
     GenLoop kb;
     LLVMValueRef nkb = c.single_k ? gen_i64(g, 1) : ceil_div(g, c.K, c.kc);
     gen_loop_begin(g, &kb, gen_i64(g, 0), nkb, "kblock");
     c.kb = LLVMBuildNSWMul(b, kb.iv, gen_i64(g, c.kc), "");
+    c.kbi = kb.iv;
     c.kcur = c.single_k ? c.K : imin(g, gen_i64(g, c.kc), LLVMBuildNSWSub(b, c.K, c.kb, ""));
     c.first = LLVMBuildICmp(b, LLVMIntEQ, kb.iv, gen_i64(g, 0), "");
     c.last = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildNSWAdd(b, kb.iv, gen_i64(g, 1), ""), nkb, "");

@@ -111,6 +111,7 @@ void llvm_plan_options(const LlvmOptions *o, PlanOptions *po)
     GenTarget t;
     llvm_gen_target(tm, &t);
     po->gemm_pack_nr = gen_gemm_panel(&t);
+    po->gemm_pack_batched = true; /* llvm_gemm.c reads batched weights' panel sets too */
     LLVMDisposeTargetMachine(tm);
     LLVMDisposeMessage(triple);
 }

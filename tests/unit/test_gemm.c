@@ -3,9 +3,13 @@
  *
  *   - weights (parameters, in timm's (out, in) layout and as stored) packed into panels at
  *     load time, on odd shapes: M, N, K of 1, primes, one off the micro-tile and panel
- *     sizes, K = 3072; the plan really packs (pack_nr, once-kernels, a folded buffer);
+ *     sizes, K = 3072, M with a cheaper remainder for a narrower micro-tile (26, 24, 416);
+ *     the plan really packs (pack_nr, once-kernels, a folded buffer);
  *   - B an activation (copied into panels per tile): n-stride 1, transposed, batched with
  *     a symbolic batch, broadcast batch dims;
+ *   - batched weights (MoE experts [E, K, N]: one panel set per expert), the experts'
+ *     batch dim under a symbolic broadcast batch, transposed, K in blocks, two GEMMs
+ *     sharing the panels;
  *   - epilogues on the register tile: bias, GELU (erf and tanh), residual add;
  *   - schedules forced through Kernel.sched: micro-tiles of 1..16 rows, K split into
  *     blocks (partial sums), several column groups;
@@ -80,6 +84,7 @@ typedef struct {
     const char *cpu;
     int tile_m, tile_n, tile_k;
     bool expect_packed;
+    bool expect_batched; /* B packed per batch index (a batched weight) */
 } Opts;
 
 /* Plans g as vitc compile would for the options (B packed for that ISA), JIT-compiles it
@@ -110,7 +115,10 @@ static void check(Graph *g, MemWeights *mw, const NamedTensor *in, int nin, doub
             assert_int_equal(kn->u.gemm.pack_nr, plo.gemm_pack_nr);
             const View *b = &kn->in[kn->u.gemm.b];
             assert_int_equal(p->bufs[b->buf].kind, BUF_FOLDED);
-            assert_int_equal(b->rank, 3);
+            /* [⌈N/nr⌉, K, nr], or a batched weight's [batch dims..., ⌈N/nr⌉, K, nr] */
+            assert_true(b->rank == 3 || b->rank == kn->out.rank + 1);
+            if (o->expect_batched)
+                assert_int_equal(b->rank, kn->out.rank + 1);
         }
         kn->sched.tile_m = o->tile_m;
         kn->sched.tile_n = o->tile_n;
@@ -224,6 +232,9 @@ static void test_gemm_packed_shapes(void **state)
     linear_case(5, 3072, 37, true, 2, false, 1e-4, &HOST);
     linear_case(16, 3072, 64, true, 1, true, 1e-4, &HOST);
     linear_case(19, 768, 768, true, 3, false, 5e-5, &HOST);
+    /* M whose remainder is cheaper with a narrower micro-tile (AVX-512: 13 or 12 rows) */
+    linear_case(26, 64, 70, true, 2, false, 2e-5, &HOST);
+    linear_case(24, 40, 33, false, 1, true, 2e-5, &HOST);
 }
 
 static void test_gemm_schedules(void **state)
@@ -236,6 +247,57 @@ static void test_gemm_schedules(void **state)
         linear_case(29, 100, 77, true, 2, false, 2e-5, &o);
         linear_case(14, 64, 130, false, 1, true, 2e-5, &o);
     }
+}
+
+/* Batched weights, as the expert GEMMs of a MoE layer: x [B?, E, M, K] @ w [E, K, N]
+ * (`tw`: stored [E, N, K] and transposed) + bias [E, 1, N], GELU, then a second GEMM with
+ * the same weight (one panel set shared); B (symbolic) broadcasts over w. */
+static void batched_weight_case(int64_t E, int64_t M, int64_t K, int64_t N, bool sym, bool tw, const Opts *o)
+{
+    char vir[4096], xs[64], ys[64];
+    snprintf(xs, sizeof xs, "%s%lld,%lld,%lld", sym ? "B," : "", (long long)E, (long long)M, (long long)K);
+    snprintf(ys, sizeof ys, "%s%lld,%lld,%lld", sym ? "B," : "", (long long)E, (long long)M, (long long)N);
+    int n = snprintf(vir, sizeof vir, "graph @experts {\n  dim B <= 8\n  %%x = input {name = \"x\"} : f32[%s]\n", xs);
+    if (tw)
+        n += snprintf(vir + n, sizeof vir - (size_t)n,
+                      "  %%ws = param $w : f32[%lld,%lld,%lld]\n  %%w = transpose(%%ws) {perm = [0, 2, 1]} : "
+                      "f32[%lld,%lld,%lld]\n",
+                      (long long)E, (long long)N, (long long)K, (long long)E, (long long)K, (long long)N);
+    else
+        n += snprintf(vir + n, sizeof vir - (size_t)n, "  %%w = param $w : f32[%lld,%lld,%lld]\n", (long long)E,
+                      (long long)K, (long long)N);
+    snprintf(vir + n, sizeof vir - (size_t)n,
+             "  %%b = param $b : f32[%lld,1,%lld]\n  %%y = matmul(%%x, %%w) : f32[%s]\n"
+             "  %%y1 = add(%%y, %%b) : f32[%s]\n  %%y2 = gelu(%%y1) {approximate = tanh} : f32[%s]\n"
+             "  %%z = matmul(%%x, %%w) : f32[%s]\n  output out = %%y2\n  output z = %%z\n}\n",
+             (long long)E, (long long)N, ys, ys, ys, ys);
+    Graph *g = parse(vir);
+    float *w = random_floats(E * K * N, (uint64_t)(E + M * 7 + K * 13 + N)), *bias = random_floats(E * N, 6);
+    MemWeights mw = {{{"w", 3, {E, tw ? N : K, tw ? K : N}, w}, {"b", 3, {E, 1, N}, bias}}, 2};
+    int64_t xd[4] = {2, E, M, K};
+    Tensor *x = tl_random(DT_F32, sym ? 4 : 3, sym ? xd : xd + 1, -1, 1, 13);
+    NamedTensor in[1] = {{"x", x}};
+    Opts oo = *o;
+    oo.expect_packed = true;
+    oo.expect_batched = true;
+    check(g, &mw, in, 1, K > 1000 ? 1e-4 : 3e-5, &oo);
+    tensor_free(x);
+    free(w);
+    free(bias);
+    ir_graph_free(g);
+}
+
+static void test_gemm_batched_weights(void **state)
+{
+    (void)state;
+    batched_weight_case(3, 29, 64, 70, false, false, &HOST); /* N: two panels and a part */
+    batched_weight_case(2, 15, 100, 32, true, false, &HOST);
+    batched_weight_case(4, 6, 33, 17, false, true, &HOST);   /* transposed weights */
+    batched_weight_case(2, 20, 1100, 40, false, false, &HOST); /* K in blocks */
+    batched_weight_case(1, 5, 8, 9, true, true, &HOST);
+    batched_weight_case(2, 416, 48, 40, false, false, &HOST); /* a MoE expert's 416 rows: 32 × 13 */
+    Opts o = {.tile_m = 4, .tile_n = 32, .tile_k = 24};
+    batched_weight_case(3, 17, 50, 70, true, false, &o);
 }
 
 /* A batched GEMM of two activations: [B, H, M, K] @ [B, H, K, N] or its transposed B,
@@ -423,7 +485,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_packed_shapes), cmocka_unit_test(test_gemm_schedules),
-        cmocka_unit_test(test_gemm_activations),   cmocka_unit_test(test_gemm_isas),
+        cmocka_unit_test(test_gemm_activations),
+        cmocka_unit_test(test_gemm_batched_weights), cmocka_unit_test(test_gemm_isas),
         cmocka_unit_test(test_gemm_assembly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,10 +8,13 @@
  *   a group of 1576 tokens (vmoe's B/16 group: merge sorts of 11 passes)
  *   vmoe_test (vanilla and BPR) and e3_test whole, with the PyTorch weights
  *   vmoe_test compiled by `vitc compile` and run through the vitrt.h ABI (≤ 1e-4)
+ *   the dispatch's gather of whole rows (one bounds check per row, a vector copy): rows
+ *   of 40 and 37 floats, through a batched view, with an epilogue, and out of range
  */
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include "test_interp.h"
 #include "test_llvm.h"
 #include "test_moe.h"
 #include "vitrt.h"
@@ -252,10 +255,61 @@ static void test_shared_object(void **state)
     st_close(wf);
 }
 
+/* take(table [6, W] or [2, 6, W], idx [3, 4], axis) as the dispatch gathers rows: the
+ * row-copy path (W ≥ a vector); `scale`: an epilogue (out · 2 + 1); `bad`: one index out
+ * of range: the error, and that row 0 */
+static void check_row_take(int64_t w, bool batched, bool scale, bool bad)
+{
+    Graph *g = ir_graph_new("t");
+    int64_t tdims[3] = {2, 6, w}, idims[2] = {3, 4};
+    int tr = batched ? 3 : 2, axis = batched ? 1 : 0;
+    const int64_t *td = batched ? tdims : tdims + 1;
+    int32_t t = input(g, "t", ty(DT_F32, tr, td)), ix = input(g, "i", ty(DT_I32, 2, idims));
+    Attr a = attr_of(OP_TAKE);
+    a.axis.axis = axis;
+    int32_t y = node(g, OP_TAKE, (int32_t[]){t, ix}, 2, &a);
+    if (scale) {
+        int32_t c2 = ir_build_scalar(g, 2.0, DT_F32, NOLOC, &(IrError){{0}});
+        int32_t c1 = ir_build_scalar(g, 1.0, DT_F32, NOLOC, &(IrError){{0}});
+        y = node(g, OP_ADD, (int32_t[]){node(g, OP_MUL, (int32_t[]){y, c2}, 2, NULL), c1}, 2, NULL);
+    }
+    assert_true(ir_add_output(g, "out", y));
+    Tensor *tt = tl_random(DT_F32, tr, td, -1, 1, 81);
+    Tensor *ti = tl_random(DT_I32, 2, idims, 0, 5, 82);
+    int64_t bad_at = 7;
+    if (bad)
+        ti->i[bad_at] = 6;
+    NamedTensor in[2] = {{"t", tt}, {"i", ti}};
+    Tensor *got = NULL;
+    TlCheck c = {.expect_error = bad, .no_reference = bad};
+    tl_check(g, NULL, in, 2, 0, &c, &got);
+    if (bad) /* every element gathered with the bad index is the epilogue of 0 */
+        for (int64_t e = 0; e < got->numel; e++)
+            if ((e / w) % 12 == bad_at)
+                assert_true(tensor_get(got, e) == (scale ? 1 : 0));
+    tensor_free(got);
+    tensor_free(tt);
+    tensor_free(ti);
+    ir_graph_free(g);
+}
+
+static void test_dispatch_rows(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 2; b++)
+        for (int sc = 0; sc < 2; sc++) {
+            check_row_take(40, b, sc, false);
+            check_row_take(37, b, sc, false);
+        }
+    check_row_take(37, false, false, true);
+    check_row_take(40, true, true, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_goldens),
+        cmocka_unit_test(test_dispatch_rows),
         cmocka_unit_test(test_layers),
         cmocka_unit_test(test_members_symbolic),
         cmocka_unit_test(test_b16_group),

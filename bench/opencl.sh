@@ -133,6 +133,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 LOAD1=$(load)
+PEAK1=$(for t in $THREADS; do "$OUT/bin/peak" "$t" 5; done | awk '{printf "%s%s %s threads %.0f GFLOP/s", (NR > 1 ? ", " : ""), $2, $3, $4}')
 
 # ---- report ----------------------------------------------------------------------------------
 get() { # kind item threads path column(5: whole, 6: kernels)
@@ -145,7 +146,9 @@ REPORT=$OUT/results.md
 {
   echo "# bench/opencl.sh — OpenCL on PoCL vs the LLVM backend"
   echo
-  echo "- $(date '+%Y-%m-%d %H:%M %Z'); device: $DEVICE ($PLATFORM); FMA peak: $PEAK"
+  echo "- $(date '+%Y-%m-%d %H:%M %Z'); device: $DEVICE ($PLATFORM)"
+  echo "- FMA peak: $PEAK at the start, $PEAK1 at the end (where the 2-thread peak is near the 1-thread"
+  echo "  one, the second CPU was busy with other work then, and the 2-thread rows say less)"
   echo "- load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end; $ROUNDS rounds × $RUNS samples"
   echo "- ratio = LLVM time / OpenCL time (OpenCL's throughput relative to LLVM's; aim ≥ 0.8), median over"
   echo "  the rounds, and its spread; 'kernel' = the GEMM kernels alone (VIT_PROFILE medians), 'call' = vit_run"

@@ -10,13 +10,21 @@
  *   for each block of keys [j0, j0 + nb)                (tile_n keys, or all: decomposed)
  *     S[j][i] = Σ_d k[j0+j, d]·Qt[d][i]                 12/QV keys × QV vectors in named
  *                                                       accumulators, k broadcast, fma()
- *     mask: S = keep ? S : finfo.min  /  S += mask
+ *     mask: S = keep ? S : finfo.min  /  S += mask  /  segment ids (NaViT, below)
  *     m' = max(m, max_j S[j]) (NaN-propagating); b = m', or 0 where m' = −inf
  *     α = e^(m − b); S[j] = e^(S[j] − b); l = α·l + Σ_j S[j]; m = m'; Acc ·= α
  *     Acc[c] += Σ_j v[j0+j, c]·S[j]                     CJ columns × QV vectors, v broadcast
  *   out[q0+i, c] = epi(Acc[c][i] / l[i])                (0 when Nk = 0)
  *
  * Qt, S, Acc are private arrays sized from the dims' maxima (symbols at their maxima).
+ *
+ * Segment ids (mask = segment or slot, NaViT: docs/NAVIT.md): in[mask] is seg i32 [Nk]
+ * broadcast (seg[j] at (…, 0, j)). Query lane i wants segment W[i] = seg[q0+i] (segment)
+ * or q0+i (slot), −1 past Nq; key j is a logit of lane i iff seg[j] = W[i] ≥ 0, else its
+ * score is −inf (p = 0). Only the keys [jlo, jhi) between the first and the last whose
+ * segment lies in [min W, max W] are visited: with contiguous segments (the packer's) a
+ * tile costs the keys of its own segments, Σ nᵢ² in all. A lane that sees no key (a
+ * padding query, an empty slot) gives 0.
  */
 #include <float.h>
 #include <inttypes.h>
@@ -52,6 +60,7 @@ bool ocl_gen_attention(OGen *g)
     if ((dhmax + dvmax) * TQ > MAX_SCORES * 4)
         return ogen_fail(g, "attention kernel %d: head dims %" PRId64 " and %" PRId64 " are too large for the "
                          "OpenCL backend", g->ki, dhmax, dvmax);
+    bool seg = M && (a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT);
     DType qdt = g->p->bufs[Q->buf].dt;
     double fill = qdt == DT_F16 ? -65504.0 : qdt == DT_BF16 ? -3.3895313892515355e38 : -FLT_MAX;
     char NQ[64], NK[64], DH[64], DV[64], off[1200], t[1300], lit[64];
@@ -110,9 +119,45 @@ bool ocl_gen_attention(OGen *g)
     ogen_line(g, "    Acc[c] = 0.0f;");
     for (int v = 0; v < QV; v++)
         ogen_line(g, "VT m_%d = (VT)(-INFINITY), l_%d = (VT)(0.0f);", v, v);
-    ogen_line(g, "for (long j0 = 0; j0 < NK; j0 += %" PRId64 ") {", BN);
+    if (seg) {
+        /* the segment each query lane wants (-1: none), and the keys [jlo, jhi) whose
+           segment lies in the range of the wanted ones: blocks outside it are skipped */
+        ogen_line(g, "int W[%d], SEEN[%d];", TQ, TQ);
+        ogen_line(g, "int wlo = INT_MAX, whi = -1;");
+        ogen_line(g, "for (int i = 0; i < %d; i++) {", TQ);
+        g->indent++;
+        if (a->mask_kind == MASK_SEGMENT) {
+            ogen_line(g, "const long qi = min(q0 + i, NQ - 1);");
+            ocl_step("mb", "qi", M->strides[r - 1], off, sizeof off);
+            ocl_load(g, M->buf, off, DT_I32, "sq");
+            ogen_line(g, "W[i] = q0 + i < NQ ? sq : -1;");
+        } else {
+            ogen_line(g, "W[i] = q0 + i < NQ ? (int)(q0 + i) : -1;");
+        }
+        ogen_line(g, "SEEN[i] = 0;");
+        ogen_line(g, "if (W[i] >= 0) {");
+        ogen_line(g, "    wlo = min(wlo, W[i]);");
+        ogen_line(g, "    whi = max(whi, W[i]);");
+        ogen_line(g, "}");
+        g->indent--;
+        ogen_line(g, "}");
+        ogen_line(g, "long jlo = 0, jhi = 0;");
+        ogen_line(g, "for (long j = 0; j < NK; j++) {");
+        g->indent++;
+        ocl_step("mb", "j", M->strides[r - 1], off, sizeof off);
+        ocl_load(g, M->buf, off, DT_I32, "sj");
+        ogen_line(g, "if (sj >= wlo && sj <= whi) {");
+        ogen_line(g, "    jlo = jhi == 0 ? j : jlo;");
+        ogen_line(g, "    jhi = j + 1;");
+        ogen_line(g, "}");
+        g->indent--;
+        ogen_line(g, "}");
+    } else {
+        ogen_line(g, "const long jlo = 0, jhi = NK;");
+    }
+    ogen_line(g, "for (long j0 = jlo; j0 < jhi; j0 += %" PRId64 ") {", BN);
     g->indent++;
-    ogen_line(g, "const long nb = min((long)%" PRId64 ", NK - j0);", BN);
+    ogen_line(g, "const long nb = min((long)%" PRId64 ", jhi - j0);", BN);
     /* scores: KJ keys × QV vectors */
     ogen_line(g, "for (long jj = 0; jj < nb; jj += %d) {", KJ);
     g->indent++;
@@ -147,7 +192,20 @@ bool ocl_gen_attention(OGen *g)
     g->indent--;
     ogen_line(g, "}");
     /* the mask */
-    if (M) {
+    if (seg) { /* keys of other segments are no logits: −inf, p = 0 */
+        ogen_line(g, "for (long jj = 0; jj < nb; jj++) {");
+        g->indent++;
+        ocl_step("mb", "(j0 + jj)", M->strides[r - 1], off, sizeof off);
+        ocl_load(g, M->buf, off, DT_I32, "sj");
+        ogen_line(g, "for (int i = 0; i < %d; i++) {", TQ);
+        ogen_line(g, "    if (sj != W[i] || sj < 0)");
+        ogen_line(g, "        S[jj * %d + i] = -INFINITY;", TQ);
+        ogen_line(g, "    else");
+        ogen_line(g, "        SEEN[i] = 1;");
+        ogen_line(g, "}");
+        g->indent--;
+        ogen_line(g, "}");
+    } else if (M) {
         ogen_line(g, "for (long jj = 0; jj < nb; jj++) {");
         g->indent++;
         ogen_line(g, "for (int i = 0; i < %d; i++) {", TQ);
@@ -238,7 +296,10 @@ bool ocl_gen_attention(OGen *g)
     ogen_line(g, "for (long c = 0; c < DV; c++) {");
     g->indent++;
     idx[r - 1] = "c";
-    ogen_line(g, "const float y = NK == 0 ? 0.0f : Acc[c * %d + i] / L[i];", TQ);
+    if (seg) /* a padding query, an empty slot: 0 */
+        ogen_line(g, "const float y = SEEN[i] ? Acc[c * %d + i] / L[i] : 0.0f;", TQ);
+    else
+        ogen_line(g, "const float y = NK == 0 ? 0.0f : Acc[c * %d + i] / L[i];", TQ);
     char acc[1400];
     ocl_convert(g, "y", DT_F32, ocl_acc_dtype(k), acc, sizeof acc);
     OPoint pt = {idx, acc, NULL};

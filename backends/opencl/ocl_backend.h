@@ -79,8 +79,8 @@ typedef struct {
 enum { OCL_PANEL_COLUMNS = 16 };
 /* The schedule for a device (spec as rt_ocl_pick_device; NULL: the first): GPU or CPU
  * (work-group sizes, rows per work-item), and the GEMM block from its preferred float
- * vector width (16, AVX-512: 6 × 32 in float16 accumulators; else 6 × 16 in float8, the
- * style PERF_NOTES measured). false with err when there is no such device. */
+ * vector width (16, AVX-512: 12 × 32 in 24 float16 accumulators; else 6 × 16 in float8,
+ * the style PERF_NOTES measured). false with err when there is no such device. */
 bool ocl_device_schedule(const char *spec, OclGenOptions *o, IrError *err);
 /* What this backend asks of plan_build_opts for a schedule: GEMM weights packed at load
  * time into its panel layout (ir/plan_pack.c). */

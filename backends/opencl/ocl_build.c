@@ -57,7 +57,7 @@ bool ocl_device_schedule(const char *spec, OclGenOptions *o, IrError *err)
         return clfail(err, "clGetDeviceInfo", rc);
     memset(o, 0, sizeof *o);
     o->gpu = (t & CL_DEVICE_TYPE_GPU) != 0;
-    o->gemm_mr = 6;
+    o->gemm_mr = width >= 16 ? 12 : 6; /* 24 of 32 zmm, or 12 of 16 ymm, accumulate */
     o->gemm_vec = width >= 16 ? 16 : 8;
     o->gemm_nr = width >= 16 ? 32 : 16;
     return true;

@@ -15,6 +15,8 @@
  *              GATHER       per output element the index, checked (0 ≤ i < len, else the
  *                           error cell gets RT_ERR_INDEX and the plan kernel, and the
  *                           element 0), then the table element
+ *              SEGMENT_REDUCE  per output element (s, ..) the rows t of x with seg[t] = s:
+ *                           Σ, mean or max (NaN-propagating) in f32, 0 for none
  *
  * R is 1 on GPUs (one work-item per row) and on CPUs enough rows for ~4096 elements
  * (PoCL runs work-groups of one work-item fastest; each costs a dispatch).
@@ -160,6 +162,18 @@ static void epilogue(OGen *g, const char *const *idx, const char *const *rowbase
     ocl_store_result(g, &pt, outbase);
 }
 
+/* `float out` = the sum of the VW lanes of vector v, pairwise (a tree) */
+static void lanes_sum(OGen *g, int VW, const char *v, const char *out)
+{
+    if (VW == 16)
+        ogen_line(g, "const float8 %s_h = %s.lo + %s.hi;", v, v, v);
+    else
+        ogen_line(g, "const float8 %s_h = %s;", v, v);
+    ogen_line(g, "const float4 %s_q = %s_h.lo + %s_h.hi;", v, v, v);
+    ogen_line(g, "const float2 %s_d = %s_q.lo + %s_q.hi;", v, v, v);
+    ogen_line(g, "const float %s = %s_d.x + %s_d.y;", out, v, v);
+}
+
 static void body_row(OGen *g, const char *const *cidx, const char *const *rowbase, const char *outbase)
 {
     const Kernel *k = g->k;
@@ -182,7 +196,35 @@ static void body_row(OGen *g, const char *const *cidx, const char *const *rowbas
         g->indent--;                                                                                                   \
         ogen_line(g, "}");                                                                                             \
     } while (0)
-    if (ri->op == OP_NORMALIZE) {
+    /* On CPU schedules, an f32 row of a constant length that the vector width divides, stored
+       contiguously: normalize's sums in VW lanes, each lane in order, then the lanes
+       pairwise (as the LLVM backend sums); PoCL does not vectorise an in-order float sum. */
+    int VW = g->o->gemm_vec == 16 ? 16 : 8;
+    int32_t slot = -1;
+    if (ri->op == OP_NORMALIZE && !g->o->gpu && g->p->bufs[in->buf].dt == DT_F32 &&
+        dim_is_const(in->strides[r - 1]) && in->strides[r - 1].n == 1 && dim_is_const(in->dims[r - 1]) &&
+        in->dims[r - 1].n >= VW && in->dims[r - 1].n % VW == 0)
+        slot = ogen_buffer(g, in->buf, false);
+    if (ri->op == OP_NORMALIZE && slot >= 0) {
+        char eps[48];
+        ocl_float_literal((float)ri->eps, eps, sizeof eps);
+        ogen_line(g, "const __global float *rowp = a%d + %s;", slot, base);
+        ogen_line(g, "float%d vs = (float%d)(0.0f), vq = (float%d)(0.0f);", VW, VW, VW);
+        if (ri->center) {
+            ogen_line(g, "for (long j = 0; j < %s; j += %d)", len, VW);
+            ogen_line(g, "    vs += vload%d(0, rowp + j);", VW);
+            lanes_sum(g, VW, "vs", "sum");
+            ogen_line(g, "const float c1 = sum / (float)%s;", len);
+        } else {
+            ogen_line(g, "const float c1 = 0.0f;");
+        }
+        ogen_line(g, "for (long j = 0; j < %s; j += %d) {", len, VW);
+        ogen_line(g, "    const float%d d = vload%d(0, rowp + j) - (float%d)(c1);", VW, VW, VW);
+        ogen_line(g, "    vq = fma(d, d, vq);");
+        ogen_line(g, "}");
+        lanes_sum(g, VW, "vq", "var");
+        ogen_line(g, "const float c2 = 1.0f / sqrt(var / (float)%s + %s);", len, eps);
+    } else if (ri->op == OP_NORMALIZE) {
         char eps[48];
         ocl_float_literal((float)ri->eps, eps, sizeof eps);
         if (ri->center) {
@@ -316,6 +358,44 @@ static void body_gather(OGen *g, const char *const *cidx, const char *const *row
     close_block(g);
 }
 
+/* ---- SEGMENT_REDUCE ---- */
+
+/* Output row (s, i_1, ..): per element j the rows t of x [T, ...] with seg[t] = s, summed
+ * (or maxed) in f32 in order of t; the mean divides by their count; 0 when there is none
+ * (semantics: ir/infer_segment.c). */
+static void body_segment_reduce(OGen *g, const char *const *cidx, const char *const *rowbase, const char *outbase)
+{
+    const Kernel *k = g->k;
+    const SegReduceInfo *si = &k->u.segred;
+    const View *x = &k->in[si->x], *sv = &k->in[si->seg];
+    const char *idx[IR_MAX_RANK];
+    memcpy(idx, cidx, sizeof idx);
+    open_row_loop(g, idx);
+    char d[64], off[1200];
+    bool mx = si->reduce == SEGRED_MAX;
+    ogen_line(g, "float acc = %s;", mx ? "-INFINITY" : "0.0f");
+    ogen_line(g, "long count = 0;");
+    ocl_dim(x->dims[0], d, sizeof d);
+    ogen_line(g, "for (long t = 0; t < %s; t++) {", d);
+    g->indent++;
+    const char *t[1] = {"t"};
+    ocl_view_offset(sv, t, 1, off, sizeof off);
+    ocl_load(g, sv->buf, off, DT_I64, "st");
+    ogen_line(g, "if (st != %s)", k->out.rank > 1 ? idx[0] : "0");
+    ogen_line(g, "    continue;");
+    ogen_line(g, "count++;");
+    const char *xi[IR_MAX_RANK];
+    memcpy(xi, idx, sizeof xi);
+    xi[0] = "t";
+    ocl_view_offset(x, xi, x->rank, off, sizeof off);
+    ocl_load(g, x->buf, off, DT_F32, "v");
+    ogen_line(g, mx ? "acc = isnan(v) || isnan(acc) ? NAN : v > acc ? v : acc;" : "acc += v;");
+    close_block(g);
+    ogen_line(g, "const float y = count == 0 ? 0.0f : %s;", si->reduce == SEGRED_MEAN ? "acc / (float)count" : "acc");
+    epilogue(g, idx, rowbase, outbase, "y", true);
+    close_block(g);
+}
+
 /* ---- kernels ---- */
 
 static bool kernel_valid(OGen *g, const Kernel *k)
@@ -358,6 +438,9 @@ static bool kernel_valid(OGen *g, const Kernel *k)
     case KK_ATTENTION: {
         const AttnInfo *a = &k->u.attn;
         int32_t ids[4] = {a->q, a->k, a->v, a->mask};
+        bool segmented = a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT; /* NaViT (docs/NAVIT.md) */
+        if (segmented && (a->mask < 0 || a->mask >= k->nin || p->bufs[k->in[a->mask].buf].dt != DT_I32))
+            return ogen_fail(g, "internal error: attention kernel %d has no i32 segment ids", g->ki);
         for (int i = 0; i < 4; i++)
             if ((i < 3 || ids[i] >= 0) && (ids[i] < 0 || ids[i] >= k->nin || k->in[ids[i]].rank != r))
                 return ogen_fail(g, "internal error: attention kernel %d has operands of the wrong rank", g->ki);
@@ -372,6 +455,14 @@ static bool kernel_valid(OGen *g, const Kernel *k)
         if (mc->y < 0 || mc->y >= k->nin || mc->route < 0 || mc->route >= k->nin || mc->gates < 0 ||
             mc->gates >= k->nin)
             return ogen_fail(g, "internal error: moe_combine kernel %d has views out of range", g->ki);
+        return true;
+    }
+    case KK_SEGMENT_REDUCE: {
+        const SegReduceInfo *si = &k->u.segred;
+        if (r < 2 || si->x < 0 || si->x >= k->nin || si->seg < 0 || si->seg >= k->nin || k->in[si->x].rank != r ||
+            k->in[si->seg].rank != 1 || p->bufs[k->in[si->seg].buf].dt != DT_I32 ||
+            (si->reduce != SEGRED_SUM && si->reduce != SEGRED_MEAN && si->reduce != SEGRED_MAX))
+            return ogen_fail(g, "internal error: segment_reduce kernel %d has views of the wrong ranks", g->ki);
         return true;
     }
     default:
@@ -402,6 +493,7 @@ bool ocl_gen_kernel(OGen *g, int32_t ki)
     case KK_GATHER: body = body_gather; break;
     case KK_MOE_ROUTE: body = ocl_body_moe_route; break;
     case KK_MOE_COMBINE: body = ocl_body_moe_combine; break;
+    case KK_SEGMENT_REDUCE: body = body_segment_reduce; break;
     default: return ogen_fail(g, "kernel %d: the OpenCL backend has no code for kernel kind %d", ki, (int)k->kind);
     }
     int64_t R = 1;
@@ -410,6 +502,8 @@ bool ocl_gen_kernel(OGen *g, int32_t ki)
         if (k->kind == KK_REDUCE)
             for (int i = k->out.rank; i < k->in[k->u.reduce.in].rank; i++)
                 work *= k->in[k->u.reduce.in].dims[i].n > 0 ? k->in[k->u.reduce.in].dims[i].n : 1;
+        if (k->kind == KK_SEGMENT_REDUCE) /* every output element reads every row t */
+            work *= k->in[k->u.segred.x].dims[0].n > 0 ? k->in[k->u.segred.x].dims[0].n : 1;
         R = work >= 4096 ? 1 : 4096 / work;
     }
     OclFactor f[IR_MAX_RANK + 2];

@@ -5,7 +5,8 @@
  * run or by the plan (plan_pack, panels of 16 read in place or of 32 repacked), a symbolic
  * batch bound to 1 and 3, fused epilogues, integer (the generic dot
  * kernel), f16 and bf16 GEMMs, other block shapes (gemm_mr, float16 accumulators);
- * softmax / log_softmax along every axis, normalize with and without centering;
+ * softmax / log_softmax along every axis, normalize with and without centering (in order,
+ * and with the sums in 8 and 16 vector lanes);
  * reductions with keepdims and over all axes; gathers of every axis and index rank and an
  * index out of range (a message naming the kernel, the output defined); attention without
  * a mask, with keep and additive masks, broadcast operands, Nk = 1, flash-scheduled (Nk
@@ -72,15 +73,15 @@ static void test_gemm_orientations(void **state)
 
 /* B a parameter: packed once when the model opens, by the backend (RT_OCL_PERSIST) or by
  * the plan (plan_pack) in the kernels' panel width (read in place) or in another one
- * (repacked once); blocks of 6 × 16 and of 6 × 32 */
+ * (repacked once); blocks of 6 × 16 and of 12 × 32 (the AVX-512 schedule) */
 static void test_gemm_weights(void **state)
 {
     (void)state;
     for (int t = 0; t < 12; t++) {
         int tb = t & 1, pack = (t / 2) % 3 == 0 ? 0 : (t / 2) % 3 == 1 ? 16 : 32;
         OclGenOptions gen = {0};
-        if (t >= 6) /* the AVX-512 schedule: blocks of 6 × 32 */
-            gen = (OclGenOptions){.gemm_mr = 6, .gemm_vec = 16, .gemm_nr = 32};
+        if (t >= 6) /* the AVX-512 schedule: blocks of 12 × 32 */
+            gen = (OclGenOptions){.gemm_mr = 12, .gemm_vec = 16, .gemm_nr = 32};
         Graph *g = ir_graph_new("t");
         int32_t x = input(g, "x", sym_type(g, DT_F32, 3, DIMS(1, 11, 24), 0));
         Attr pa = attr_of(OP_PARAM);
@@ -127,18 +128,19 @@ static void test_gemm_dtypes(void **state)
     check_matmul(DT_BF16, 2, DIMS(4, 30), 2, DIMS(6, 30), false, true, -1, false, 8e-3, NULL);
 }
 
-/* other register blocks: 4 × 16, 8 × 16 and 1 × 16 in float16, 6 × 32 in float16 (the
- * AVX-512 schedule) and 3 × 32 in float8; the GPU schedule */
+/* other register blocks: 4 × 16, 8 × 16 and 1 × 16 in float16, 6 × 32 and 12 × 32 (the
+ * AVX-512 schedule) in float16 and 3 × 32 in float8; the GPU schedule */
 static void test_gemm_blocks(void **state)
 {
     (void)state;
-    OcCheck c[6] = {{.gen = {.gemm_mr = 4}},
+    OcCheck c[7] = {{.gen = {.gemm_mr = 4}},
                     {.gen = {.gemm_mr = 8, .gemm_vec = 16}},
                     {.gen = {.gemm_mr = 1, .gemm_vec = 16}},
                     {.gen = {.gemm_mr = 6, .gemm_vec = 16, .gemm_nr = 32}},
+                    {.gen = {.gemm_mr = 12, .gemm_vec = 16, .gemm_nr = 32}}, /* AVX-512 devices' */
                     {.gen = {.gemm_mr = 3, .gemm_vec = 8, .gemm_nr = 32}},
                     {.gen = {.gpu = true}}};
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         check_matmul(DT_F32, 2, DIMS(19, 33), 2, DIMS(33, 45), false, false, -1, true, 1e-5, &c[i]);
         check_matmul(DT_F32, 3, DIMS(2, 9, 33), 2, DIMS(17, 33), false, true, -1, false, 1e-5, &c[i]);
     }
@@ -172,25 +174,33 @@ static void test_gemm_sliced(void **state)
 }
 
 /* op along `axis` of x [2, 5, 7], scaled and shifted in the epilogue */
-static void check_row(Op op, int axis, bool center, DType dt, double tol)
+static void check_row_len(Op op, int axis, bool center, DType dt, double tol, int64_t L, const OcCheck *opt)
 {
     Graph *g = ir_graph_new("t");
-    int32_t x = input(g, "x", ty(dt, 3, DIMS(2, 5, 7)));
+    int32_t x = input(g, "x", ty(dt, 3, DIMS(2, 5, L)));
     Attr a = attr_of(op);
     if (op == OP_NORMALIZE)
         a.norm.center = center;
     else
         a.axis.axis = axis;
     int32_t y = node(g, op, &x, 1, &a);
-    int32_t s = input(g, "s", ty(dt, 1, DIMS(7)));
+    int32_t s = input(g, "s", ty(dt, 1, DIMS(L)));
     y = node(g, OP_ADD, (int32_t[]){node(g, OP_MUL, (int32_t[]){y, s}, 2, NULL), s}, 2, NULL);
     assert_true(ir_add_output(g, "out", y));
-    Tensor *tx = tl_random(dt, 3, DIMS(2, 5, 7), -4, 4, 51), *ts = tl_random(dt, 1, DIMS(7), -2, 2, 52);
+    Tensor *tx = tl_random(dt, 3, DIMS(2, 5, L), -4, 4, 51), *ts = tl_random(dt, 1, DIMS(L), -2, 2, 52);
+    for (int64_t i = 0; L > 7 && i < tx->numel; i++) /* rows far from 0: the centred sum matters */
+        tensor_set(tx, i, tensor_get(tx, i) + 10.0);
     NamedTensor in[2] = {{"x", tx}, {"s", ts}};
-    oc_check(g, NULL, in, 2, tol, NULL, NULL);
+    OcCheck c = opt ? *opt : (OcCheck){0};
+    oc_check(g, NULL, in, 2, tol, &c, NULL);
     tensor_free(tx);
     tensor_free(ts);
     ir_graph_free(g);
+}
+
+static void check_row(Op op, int axis, bool center, DType dt, double tol)
+{
+    check_row_len(op, axis, center, dt, tol, 7, NULL);
 }
 
 static void test_row_kernels(void **state)
@@ -204,6 +214,14 @@ static void test_row_kernels(void **state)
     check_row(OP_NORMALIZE, -1, false, DT_F32, 1e-5);
     check_row(OP_SOFTMAX, 1, false, DT_F16, 2e-3);
     check_row(OP_NORMALIZE, -1, true, DT_BF16, 2e-2);
+    /* normalize's sums in vector lanes: rows of 48 in 16 lanes (the AVX-512 schedule) and
+       8 (the default), 40 in 8 lanes (16 does not divide it: in order) */
+    const OcCheck v16 = {.gen = {.gemm_mr = 12, .gemm_vec = 16, .gemm_nr = 32}};
+    check_row_len(OP_NORMALIZE, -1, true, DT_F32, 1e-5, 48, &v16);
+    check_row_len(OP_NORMALIZE, -1, false, DT_F32, 1e-5, 48, &v16);
+    check_row_len(OP_NORMALIZE, -1, true, DT_F32, 1e-5, 48, NULL);
+    check_row_len(OP_NORMALIZE, -1, true, DT_F32, 1e-5, 40, &v16);
+    check_row_len(OP_NORMALIZE, -1, true, DT_F32, 1e-5, 40, NULL);
 }
 
 /* reduce x [3, 4, 5] over `axes` */

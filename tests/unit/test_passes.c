@@ -789,10 +789,10 @@ static void test_time_passes(void **state)
     const char *d2 = d1 ? strstr(d1 + 1, "\ndce ") : NULL;
     if (!c || !d1 || !d2)
         fail_msg("missing rows in:\n%s", got);
-    const char *eol = strchr(d1 + 1, '\n');
-    assert_non_null(eol);
+    /* the end of each row (strcspn: gcc 12 misreads strchr after strstr of a literal) */
+    const char *eol = d1 + 1 + strcspn(d1 + 1, "\n");
     assert_true(strstr(d1, "yes") && strstr(d1, "yes") < eol);
-    eol = strchr(d2 + 1, '\n');
+    eol = d2 + 1 + strcspn(d2 + 1, "\n");
     assert_true(strstr(d2, "no") && strstr(d2, "no") < eol);
     free(got);
     fclose(log);

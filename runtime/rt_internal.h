@@ -153,6 +153,10 @@ int rt_bind_params(const RtPlan *p, const StFile *f, const char *what, char **bu
 /* Converts n elements between dtypes (floats through float, integers through int64). */
 void rt_convert(void *dst, int dst_dt, const void *src, int src_dt, int64_t n);
 
+/* Writes the message into err (when err and errlen are non-zero) and returns -1: every
+ * failure of the runtime is reported this way. */
+int rt_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- NaViT: packed sequences (rt_navit.c; docs/NAVIT.md) -------------------------------- */
 
 /* A NaViT model's packed inputs. */

@@ -64,8 +64,7 @@ struct vit_model {
     float *scratch;  /* NaViT: one resized image, T·P²·C floats */
 };
 
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t errlen, const char *fmt, ...)
+int rt_errf(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -138,8 +137,8 @@ static int run_kernels(vit_model *m, int once, char *err, size_t errlen)
         if (m->errcell != RT_ERR_NONE) {
             const char *label = m->plan->kernels[k].label;
             if (m->errcell == RT_ERR_INDEX)
-                return errf(err, errlen, "a gather index was out of range in kernel %s", label);
-            return errf(err, errlen, "kernel %s failed with error %d", label, (int)m->errcell);
+                return rt_errf(err, errlen, "a gather index was out of range in kernel %s", label);
+            return rt_errf(err, errlen, "kernel %s failed with error %d", label, (int)m->errcell);
         }
     }
     return 0;
@@ -159,7 +158,7 @@ static int find_navit_io(vit_model *m, char *err, size_t errlen)
     m->info.patch = m->nv.patch;
     m->info.tokens = (int)m->nv.tokens;
     if (p->noutputs == 0)
-        return errf(err, errlen, "the model has no outputs");
+        return rt_errf(err, errlen, "the model has no outputs");
     int64_t total = 0;
     for (int o = 0; o < p->noutputs; o++) {
         const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
@@ -167,7 +166,7 @@ static int find_navit_io(vit_model *m, char *err, size_t errlen)
         total += m->out_per[o];
     }
     if (total > (1 << 30))
-        return errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
+        return rt_errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
     m->info.outputs = (int)total;
     return 0;
 }
@@ -183,12 +182,12 @@ static int find_io(vit_model *m, char *err, size_t errlen)
         if (p->bufs[i].kind != RT_BUF_INPUT)
             continue;
         if (m->image >= 0)
-            return errf(err, errlen, "the model has several inputs ('%s', '%s'); vit_run feeds one image input",
+            return rt_errf(err, errlen, "the model has several inputs ('%s', '%s'); vit_run feeds one image input",
                         p->bufs[m->image].name, p->bufs[i].name);
         m->image = i;
     }
     if (m->image < 0)
-        return errf(err, errlen, "the model has no input");
+        return rt_errf(err, errlen, "the model has no input");
     const RtBuffer *in = &p->bufs[m->image];
     char ty[256];
     rt_format_type(p, in, ty, sizeof ty);
@@ -196,12 +195,12 @@ static int find_io(vit_model *m, char *err, size_t errlen)
     for (int d = 1; d < 4 && ok; d++)
         ok = in->dims[d].sym < 0 && in->dims[d].n >= 1 && in->dims[d].n <= 1 << 16;
     if (!ok || (in->dims[0].sym < 0 && (in->dims[0].n < 1 || in->dims[0].n > 1 << 20)))
-        return errf(err, errlen, "the model's input '%s' is %s, not images [B,H,W,C] of floats", in->name, ty);
+        return rt_errf(err, errlen, "the model's input '%s' is %s, not images [B,H,W,C] of floats", in->name, ty);
     m->batch_sym = in->dims[0].sym < 0 ? -1 : (int)in->dims[0].sym;
     for (int i = 0; i < p->nbufs; i++) /* every size is fixed by the batch */
         for (int d = 0; d < p->bufs[i].rank; d++)
             if (p->bufs[i].dims[d].sym >= 0 && p->bufs[i].dims[d].sym != m->batch_sym)
-                return errf(err, errlen, "the model has a size '%s' that the images do not fix; this runtime binds "
+                return rt_errf(err, errlen, "the model has a size '%s' that the images do not fix; this runtime binds "
                             "only the batch", p->syms[p->bufs[i].dims[d].sym].name);
     int64_t batch = m->batch_sym < 0 ? in->dims[0].n : p->syms[m->batch_sym].max;
     m->info.height = (int)in->dims[1].n;
@@ -209,7 +208,7 @@ static int find_io(vit_model *m, char *err, size_t errlen)
     m->info.channels = (int)in->dims[3].n;
     m->info.max_images = (int)batch;
     if (p->noutputs == 0)
-        return errf(err, errlen, "the model has no outputs");
+        return rt_errf(err, errlen, "the model has no outputs");
     int64_t total = 0;
     for (int o = 0; o < p->noutputs; o++) {
         const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
@@ -220,13 +219,13 @@ static int find_io(vit_model *m, char *err, size_t errlen)
             rows = b->dims[d].sym < 0;
         if (!rows) {
             rt_format_type(p, b, ty, sizeof ty);
-            return errf(err, errlen, "output '%s' (%s) has no row per image", p->outputs[o].name, ty);
+            return rt_errf(err, errlen, "output '%s' (%s) has no row per image", p->outputs[o].name, ty);
         }
         m->out_per[o] = m->batch_sym < 0 ? numel / batch : numel;
         total += m->out_per[o];
     }
     if (total > (1 << 30))
-        return errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
+        return rt_errf(err, errlen, "the model's outputs are too large (%lld floats per image)", (long long)total);
     m->info.outputs = (int)total;
     return 0;
 }
@@ -238,7 +237,7 @@ static int set_info(vit_model *m, char *err, size_t errlen)
     for (int o = 0; o < p->noutputs; o++)
         len += strlen(p->outputs[o].name) + 1;
     if (!(m->output_kind = malloc(len)))
-        return errf(err, errlen, "out of memory");
+        return rt_errf(err, errlen, "out of memory");
     m->output_kind[0] = 0;
     for (int o = 0; o < p->noutputs; o++) {
         if (o)
@@ -274,10 +273,10 @@ static int load_weights(vit_model *m, const char *path, char *err, size_t errlen
         char msg[512];
         m->weights = st_open_memory(vit__weights, (size_t)vit__weights_size, msg, sizeof msg);
         if (!m->weights)
-            return errf(err, errlen, "the embedded weights: %s", msg);
+            return rt_errf(err, errlen, "the embedded weights: %s", msg);
         what = "the embedded weights";
     } else if (nparams) {
-        return errf(err, errlen, "the model has %d parameters and no embedded weights: give a safetensors file",
+        return rt_errf(err, errlen, "the model has %d parameters and no embedded weights: give a safetensors file",
                     nparams);
     }
     return m->weights ? rt_bind_params(p, m->weights, what, m->bufs, m->owned, err, errlen) : 0;
@@ -300,7 +299,7 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
 {
     int ocl = rt_ocl_present && rt_ocl_present(); /* an OpenCL object (rt_ocl.h) */
     if (!vit__plan || !&vit__plan_size || (!ocl && (!vit__kernels || !vit__extents)))
-        return errf(err, errlen, "this object holds no compiled model (vit__plan is missing)");
+        return rt_errf(err, errlen, "this object holds no compiled model (vit__plan is missing)");
     if (!(m->plan = rt_plan_parse(vit__plan, (size_t)vit__plan_size, err, errlen)))
         return -1;
     const RtPlan *p = m->plan;
@@ -314,7 +313,7 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
     for (int c = 0; c < NCACHE; c++)
         ok = ok && (m->cache[c].off = calloc(nb, sizeof *m->cache[c].off)) != NULL;
     if (!ok)
-        return errf(err, errlen, "out of memory");
+        return rt_errf(err, errlen, "out of memory");
     m->bufs[p->nbufs] = (char *)&m->errcell;
     m->resize = 1;
     for (int s = 0; s < p->nsyms; s++)
@@ -327,7 +326,7 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
             continue;
         size_t bytes = (size_t)rt_buffer_bytes(b, m->syms);
         if (!(m->owned[i] = aligned(bytes)))
-            return errf(err, errlen, "out of memory for buffer %d (%zu bytes)", i, bytes);
+            return rt_errf(err, errlen, "out of memory for buffer %d (%zu bytes)", i, bytes);
         m->bufs[i] = m->owned[i];
         if (b->kind == RT_BUF_CONST)
             memcpy(m->bufs[i], b->data, b->nbytes);
@@ -349,7 +348,7 @@ RT_EXPORT vit_model *vit_open(const char *weights_path, char *err, size_t errlen
         err[0] = 0;
     vit_model *m = calloc(1, sizeof *m);
     if (!m) {
-        errf(err, errlen, "out of memory");
+        rt_errf(err, errlen, "out of memory");
         return NULL;
     }
     if (open_model(m, weights_path, err, errlen) != 0) {
@@ -447,7 +446,7 @@ static const Placement *placement(vit_model *m, int64_t key, char *err, size_t e
     }
     lru->used = 0;
     if (rt_place(m->live, p->nbufs, lru->off, &lru->total) != 0) {
-        errf(err, errlen, "out of memory while planning the workspace");
+        rt_errf(err, errlen, "out of memory while planning the workspace");
         return NULL;
     }
     lru->key = key;
@@ -466,7 +465,7 @@ static int bind_workspace(vit_model *m, int64_t key, char *err, size_t errlen)
         free(m->ws);
         m->ws_cap = 0;
         if (!(m->ws = aligned(pl->total)))
-            return errf(err, errlen, "out of memory for a workspace of %zu bytes", pl->total);
+            return rt_errf(err, errlen, "out of memory for a workspace of %zu bytes", pl->total);
         m->ws_cap = pl->total;
     }
     for (int i = 0; i < p->nbufs; i++) {
@@ -521,17 +520,17 @@ static int run_navit(vit_model *m, const vit_image *images, int n, float *out, c
     RtNavitItem *items = malloc((size_t)n * sizeof *items);
     int nseq = 0, rc = 0;
     if (!items)
-        return errf(err, errlen, "out of memory");
+        return rt_errf(err, errlen, "out of memory");
     if (rt_navit_plan(nv, images, n, m->resize, items, &nseq, err, errlen) || bind_workspace(m, 0, err, errlen)) {
         free(items);
         return -1;
     }
     if (!m->scratch &&
         !(m->scratch = malloc((size_t)nv->tokens * (size_t)nv->patch * nv->patch * nv->channels * sizeof *m->scratch)))
-        rc = errf(err, errlen, "out of memory for a packed sequence");
+        rc = rt_errf(err, errlen, "out of memory for a packed sequence");
     for (int s = 0, first = 0; s < nseq && rc == 0; s++) {
         if (rt_navit_fill(nv, p, m->bufs, images, items, n, s, m->poison, m->scratch) != 0) {
-            rc = errf(err, errlen, "out of memory while resizing an image");
+            rc = rt_errf(err, errlen, "out of memory while resizing an image");
             break;
         }
         if ((rc = run_kernels(m, 0, err, errlen)) != 0)
@@ -557,23 +556,23 @@ RT_EXPORT int vit_run(vit_model *m, const vit_image *images, int n, float *out, 
     if (err && errlen)
         err[0] = 0;
     if (!m)
-        return errf(err, errlen, "no model (vit_open failed?)");
+        return rt_errf(err, errlen, "no model (vit_open failed?)");
     if (n < 0)
-        return errf(err, errlen, "the number of images is negative (%d)", n);
+        return rt_errf(err, errlen, "the number of images is negative (%d)", n);
     if (n == 0)
         return 0;
     if (!images || !out)
-        return errf(err, errlen, "%s is NULL", images ? "out" : "images");
+        return rt_errf(err, errlen, "%s is NULL", images ? "out" : "images");
     if (m->navit)
         return run_navit(m, images, n, out, err, errlen);
     const struct vit_info *in = &m->info;
     for (int i = 0; i < n; i++) {
         const vit_image *im = &images[i];
         if (im->height != in->height || im->width != in->width || im->channels != in->channels)
-            return errf(err, errlen, "image %d is %dx%dx%d (height x width x channels) but the model takes %dx%dx%d",
+            return rt_errf(err, errlen, "image %d is %dx%dx%d (height x width x channels) but the model takes %dx%dx%d",
                         i, im->height, im->width, im->channels, in->height, in->width, in->channels);
         if (!im->pixels)
-            return errf(err, errlen, "image %d has no pixels", i);
+            return rt_errf(err, errlen, "image %d has no pixels", i);
     }
     for (int s = 0; s < n; s += in->max_images) {
         int cnt = n - s < in->max_images ? n - s : in->max_images;

@@ -46,21 +46,9 @@ struct RtOcl {
     char desc[600];
 };
 
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int clfail(char *err, size_t errlen, const char *call, cl_int rc, const char *what)
 {
-    return errf(err, errlen, "OpenCL: %s failed with %s (%d)%s%s", call, rt_ocl_error_name(rc), (int)rc,
+    return rt_errf(err, errlen, "OpenCL: %s failed with %s (%d)%s%s", call, rt_ocl_error_name(rc), (int)rc,
                 what ? " " : "", what ? what : "");
 }
 
@@ -97,7 +85,7 @@ static int build_from_source(RtOcl *o, int pg, char *err, size_t errlen)
     char log[1536] = "";
     clGetProgramBuildInfo(o->progs[pg], o->dev, CL_PROGRAM_BUILD_LOG, sizeof log, log, NULL);
     log[sizeof log - 1] = 0;
-    return errf(err, errlen, "OpenCL: kernel %s (for %s) does not build on %s: %s (%d)\n%s", p->name,
+    return rt_errf(err, errlen, "OpenCL: kernel %s (for %s) does not build on %s: %s (%d)\n%s", p->name,
                 program_label(o, pg), o->desc, rt_ocl_error_name(rc), (int)rc, log);
 }
 
@@ -171,10 +159,10 @@ static int alloc_memory(RtOcl *o, char *const *bufs, const int64_t *syms, char *
         char what[300];
         snprintf(what, sizeof what, "buffer %d%s%s", i, b->name ? " " : "", b->name ? b->name : "");
         if (bytes < 0)
-            return errf(err, errlen, "OpenCL: %s is too large", what);
+            return rt_errf(err, errlen, "OpenCL: %s is too large", what);
         const void *host = b->kind == RT_BUF_FOLDED ? NULL : bufs[i];
         if (b->kind != RT_BUF_FOLDED && !host && bytes)
-            return errf(err, errlen, "OpenCL: %s has no host data to upload", what);
+            return rt_errf(err, errlen, "OpenCL: %s has no host data to upload", what);
         if (!(o->mem[i] = new_buffer(o, (size_t)bytes, host, err, errlen, what)))
             return -1;
     }
@@ -184,7 +172,7 @@ static int alloc_memory(RtOcl *o, char *const *bufs, const int64_t *syms, char *
             continue;
         int64_t bytes = xbuf_bytes(xb, syms);
         if (bytes < 0 || ensure(o, &o->xmem[x], &o->xcap[x], (size_t)bytes, err, errlen, "packed weights"))
-            return bytes < 0 ? errf(err, errlen, "OpenCL: packed buffer %d is too large", x) : -1;
+            return bytes < 0 ? rt_errf(err, errlen, "OpenCL: packed buffer %d is too large", x) : -1;
     }
     return (o->errbuf = new_buffer(o, sizeof o->zero, o->zero, err, errlen, "the error cell")) ? 0 : -1;
 }
@@ -196,7 +184,7 @@ RtOcl *rt_ocl_open(const RtPlan *plan, const void *blob, size_t len, char *const
 {
     if (!blob) {
         if (!rt_ocl_present()) {
-            errf(err, errlen, "this object holds no OpenCL model (vit__ocl is missing)");
+            rt_errf(err, errlen, "this object holds no OpenCL model (vit__ocl is missing)");
             return NULL;
         }
         blob = vit__ocl;
@@ -204,7 +192,7 @@ RtOcl *rt_ocl_open(const RtPlan *plan, const void *blob, size_t len, char *const
     }
     RtOcl *o = calloc(1, sizeof *o);
     if (!o) {
-        errf(err, errlen, "out of memory");
+        rt_errf(err, errlen, "out of memory");
         return NULL;
     }
     o->plan = plan;
@@ -243,7 +231,7 @@ RtOcl *rt_ocl_open(const RtPlan *plan, const void *blob, size_t len, char *const
     o->xmem = calloc((size_t)b->nxbufs + 1, sizeof *o->xmem);
     o->xcap = calloc((size_t)b->nxbufs + 1, sizeof *o->xcap);
     if (!o->progs || !o->kernels || !o->mem || !o->xmem || !o->xcap) {
-        errf(err, errlen, "out of memory");
+        rt_errf(err, errlen, "out of memory");
         goto fail;
     }
     bool fit = strcmp(b->device, dname) == 0 && strcmp(b->driver, driver) == 0 && strcmp(b->platform, pname) == 0;
@@ -328,14 +316,14 @@ static int set_args(RtOcl *o, int l, const int64_t *syms, char *const *bufs, con
             m = o->mem[b];
             if (!m) {
                 if (!ws || !bufs[b])
-                    return errf(err, errlen, "OpenCL: kernel %s uses buffer %d, which has no memory at this point",
+                    return rt_errf(err, errlen, "OpenCL: kernel %s uses buffer %d, which has no memory at this point",
                                 label, b);
                 m = o->ws;
                 v = (cl_long)((size_t)(bufs[b] - ws) / rt_dtype_size(o->plan->bufs[b].dtype));
             }
         } else if (g->kind == RT_OCL_ARG_XBUF) {
             if (!(m = o->xmem[g->value]))
-                return errf(err, errlen, "OpenCL: kernel %s uses packed buffer %d, which has no memory at this "
+                return rt_errf(err, errlen, "OpenCL: kernel %s uses packed buffer %d, which has no memory at this "
                             "point", label, (int)g->value);
         } else if (g->kind == RT_OCL_ARG_SYM) {
             v = (cl_long)syms[g->value];
@@ -366,7 +354,7 @@ static int launch(RtOcl *o, int l, const int64_t *syms, RtProfile *prof, char *e
     if (n == 0)
         return 0;
     if (n < 0)
-        return errf(err, errlen, "OpenCL: the global size of %s overflows", o->plan->kernels[ln->kernel].label);
+        return rt_errf(err, errlen, "OpenCL: the global size of %s overflows", o->plan->kernels[ln->kernel].label);
     size_t global = (size_t)n, local = (size_t)ln->local;
     double t0 = prof ? rt_now() : 0;
     cl_int rc = clEnqueueNDRangeKernel(o->q, o->kernels[l], 1, NULL, &global,
@@ -405,7 +393,7 @@ static int prepare(RtOcl *o, const int64_t *syms, char *const *bufs, const char 
         int64_t bytes = xbuf_bytes(xb, syms);
         if (xb->kind == RT_OCL_SCRATCH &&
             (bytes < 0 || ensure(o, &o->xmem[x], &o->xcap[x], (size_t)bytes, err, errlen, "packed operands")))
-            return bytes < 0 ? errf(err, errlen, "OpenCL: scratch buffer %d is too large", x) : -1;
+            return bytes < 0 ? rt_errf(err, errlen, "OpenCL: scratch buffer %d is too large", x) : -1;
     }
     for (int i = 0; i < p->nbufs; i++) {
         if (p->bufs[i].kind != RT_BUF_INPUT || !bufs[i])
@@ -413,7 +401,7 @@ static int prepare(RtOcl *o, const int64_t *syms, char *const *bufs, const char 
         int64_t bytes = rt_buffer_bytes(&p->bufs[i], syms);
         size_t off = (size_t)(bufs[i] - ws);
         if (bytes < 0 || off + (size_t)bytes > ws_size)
-            return errf(err, errlen, "OpenCL: input buffer %d lies outside the workspace", i);
+            return rt_errf(err, errlen, "OpenCL: input buffer %d lies outside the workspace", i);
         cl_int rc = clEnqueueWriteBuffer(o->q, o->ws, CL_FALSE, off, (size_t)bytes, bufs[i], 0, NULL, NULL);
         if (rc != CL_SUCCESS)
             return clfail(err, errlen, "clEnqueueWriteBuffer", rc, "(the input)");
@@ -443,8 +431,8 @@ int rt_ocl_run(RtOcl *o, int once, const int64_t *syms, char *const *bufs, const
     if (o->cell[0] != RT_ERR_NONE) {
         const char *label = o->cell[1] >= 0 && o->cell[1] < p->nkernels ? p->kernels[o->cell[1]].label : "?";
         if (o->cell[0] == RT_ERR_INDEX)
-            return errf(err, errlen, "a gather index was out of range in kernel %s", label);
-        return errf(err, errlen, "kernel %s failed with error %d", label, (int)o->cell[0]);
+            return rt_errf(err, errlen, "a gather index was out of range in kernel %s", label);
+        return rt_errf(err, errlen, "kernel %s failed with error %d", label, (int)o->cell[0]);
     }
     for (int i = 0; !once && i < p->nbufs; i++) {
         if (p->bufs[i].kind != RT_BUF_OUTPUT || !bufs[i])
@@ -452,7 +440,7 @@ int rt_ocl_run(RtOcl *o, int once, const int64_t *syms, char *const *bufs, const
         int64_t bytes = rt_buffer_bytes(&p->bufs[i], syms);
         size_t off = (size_t)(bufs[i] - ws);
         if (bytes < 0 || off + (size_t)bytes > ws_size)
-            return errf(err, errlen, "OpenCL: output buffer %d lies outside the workspace", i);
+            return rt_errf(err, errlen, "OpenCL: output buffer %d lies outside the workspace", i);
         rc = clEnqueueReadBuffer(o->q, o->ws, CL_TRUE, off, (size_t)bytes, bufs[i], 0, NULL, NULL);
         if (rc != CL_SUCCESS)
             return clfail(err, errlen, "clEnqueueReadBuffer", rc, "(an output)");

@@ -82,18 +82,6 @@ const char *rt_ocl_error_name(int code)
     return "an unknown OpenCL error";
 }
 
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 enum { MAX_PLATFORMS = 16, MAX_DEVICES = 64 };
 
 typedef struct {
@@ -114,9 +102,9 @@ static int list_all(DevList *l, char *err, size_t errlen)
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(MAX_PLATFORMS, plats, &np);
     if (rc == CL_PLATFORM_NOT_FOUND_KHR || (rc == CL_SUCCESS && np == 0))
-        return errf(err, errlen, "%s", no_platform);
+        return rt_errf(err, errlen, "%s", no_platform);
     if (rc != CL_SUCCESS)
-        return errf(err, errlen, "clGetPlatformIDs failed: %s (%d)", rt_ocl_error_name(rc), (int)rc);
+        return rt_errf(err, errlen, "clGetPlatformIDs failed: %s (%d)", rt_ocl_error_name(rc), (int)rc);
     l->n = 0;
     for (cl_uint p = 0; p < np && p < MAX_PLATFORMS; p++) {
         cl_device_id devs[MAX_DEVICES];
@@ -132,7 +120,7 @@ static int list_all(DevList *l, char *err, size_t errlen)
         }
     }
     if (l->n == 0)
-        return errf(err, errlen, "the OpenCL platforms (%u) have no devices", (unsigned)np);
+        return rt_errf(err, errlen, "the OpenCL platforms (%u) have no devices", (unsigned)np);
     return 0;
 }
 
@@ -207,7 +195,7 @@ int rt_ocl_pick_device(const char *spec, const char *fallback_name, void **platf
         if (pick < 0) {
             char list[2048];
             rt_ocl_list_devices(list, sizeof list);
-            return errf(err, errlen, "no OpenCL device matches '%s'; the devices are:\n%s", spec, list);
+            return rt_errf(err, errlen, "no OpenCL device matches '%s'; the devices are:\n%s", spec, list);
         }
     }
     *platform = l.plat[pick];

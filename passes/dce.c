@@ -47,3 +47,31 @@ bool pass_dce(Graph *g, const PassOptions *o)
     }
     return changed;
 }
+
+/* See passes.h. */
+void dce_after_rewrite(Graph *g, int32_t n0)
+{
+    int32_t *uses = ir_use_counts(g);
+    bool *cand = ir_calloc((size_t)g->nnodes + 1, sizeof *cand);
+    if (!uses || !cand) {
+        ir_free(uses);
+        ir_free(cand);
+        return; /* they stay, unused: still valid */
+    }
+    for (int32_t i = 0; i < n0; i++)
+        if (g->nodes[i].dead)
+            for (int32_t j = 0; j < g->nodes[i].nin; j++)
+                cand[g->values[g->nodes[i].in[j]].node] = true;
+    for (int32_t i = n0 - 1; i >= 0; i--) {
+        Node *n = &g->nodes[i];
+        if (!cand[i] || n->dead || n->op == OP_INPUT || n->op == OP_PARAM || n->nout != 1 || uses[n->out] != 0)
+            continue;
+        n->dead = true;
+        for (int32_t j = 0; j < n->nin; j++) {
+            uses[n->in[j]]--;
+            cand[g->values[n->in[j]].node] = true;
+        }
+    }
+    ir_free(uses);
+    ir_free(cand);
+}

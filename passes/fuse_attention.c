@@ -435,35 +435,6 @@ static int32_t rewrite(Fuse *f, const Match *m)
     return r;
 }
 
-/* Marks dead, transitively, the nodes that only the dead chains used (not parameters or
- * inputs): whatever else was unused before stays, for dce. */
-static void drop_unused(Graph *g, int32_t n0)
-{
-    int32_t *uses = ir_use_counts(g);
-    bool *cand = ir_calloc((size_t)g->nnodes + 1, sizeof *cand);
-    if (!uses || !cand) {
-        ir_free(uses);
-        ir_free(cand);
-        return; /* they stay, unused: still valid */
-    }
-    for (int32_t i = 0; i < n0; i++)
-        if (g->nodes[i].dead)
-            for (int32_t j = 0; j < g->nodes[i].nin; j++)
-                cand[g->values[g->nodes[i].in[j]].node] = true;
-    for (int32_t i = n0 - 1; i >= 0; i--) {
-        Node *n = &g->nodes[i];
-        if (!cand[i] || n->dead || n->op == OP_INPUT || n->op == OP_PARAM || n->nout != 1 || uses[n->out] != 0)
-            continue;
-        n->dead = true;
-        for (int32_t j = 0; j < n->nin; j++) {
-            uses[n->in[j]]--;
-            cand[g->values[n->in[j]].node] = true;
-        }
-    }
-    ir_free(uses);
-    ir_free(cand);
-}
-
 /* One sweep over the softmaxes; true when something was fused. */
 static bool sweep(Fuse *f)
 {
@@ -505,7 +476,7 @@ static bool sweep(Fuse *f)
     for (int32_t i = 0; i < n0 && claimed; i++)
         if (claimed[i])
             g->nodes[i].dead = true;
-    drop_unused(g, n0);
+    dce_after_rewrite(g, n0);
     bool saved_dead_ok = ir_compact(g);
     if (!saved_dead_ok) {
         /* out of memory: undo the redirections; every node lives again (the new ones unused) */

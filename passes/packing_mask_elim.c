@@ -396,34 +396,6 @@ static int32_t build(Elim *e, Op op, const int32_t *in, int32_t nin, const Attr 
     return v;
 }
 
-/* Marks dead, transitively, the nodes only the dead nodes used (never inputs or params). */
-static void drop_unused(Graph *g, int32_t n0)
-{
-    int32_t *uses = ir_use_counts(g);
-    bool *cand = ir_calloc((size_t)g->nnodes + 1, sizeof *cand);
-    if (!uses || !cand) {
-        ir_free(uses);
-        ir_free(cand);
-        return;
-    }
-    for (int32_t i = 0; i < n0; i++)
-        if (g->nodes[i].dead)
-            for (int32_t j = 0; j < g->nodes[i].nin; j++)
-                cand[g->values[g->nodes[i].in[j]].node] = true;
-    for (int32_t i = n0 - 1; i >= 0; i--) {
-        Node *n = &g->nodes[i];
-        if (!cand[i] || n->dead || n->op == OP_INPUT || n->op == OP_PARAM || n->nout != 1 || uses[n->out] != 0)
-            continue;
-        n->dead = true;
-        for (int32_t j = 0; j < n->nin; j++) {
-            uses[n->in[j]]--;
-            cand[g->values[n->in[j]].node] = true;
-        }
-    }
-    ir_free(uses);
-    ir_free(cand);
-}
-
 bool pass_packing_mask_elim(Graph *g, const PassOptions *o)
 {
     Elim e = {.g = g, .o = o};
@@ -475,7 +447,7 @@ bool pass_packing_mask_elim(Graph *g, const PassOptions *o)
         g->nodes[g->values[pairs[2 * p]].node].dead = true;
     }
     if (npairs)
-        drop_unused(g, n0);
+        dce_after_rewrite(g, n0);
     bool ok = ir_compact(g);
     if (!ok) { /* out of memory: undo; every node lives again (the new ones unused) */
         for (int32_t p = 0; p < npairs; p++)

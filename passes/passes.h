@@ -65,6 +65,10 @@ void pass_ice(const PassOptions *o, const char *file, int line, const char *fmt,
 bool pass_canonicalize(Graph *g, const PassOptions *o);
 bool pass_cse(Graph *g, const PassOptions *o);
 bool pass_dce(Graph *g, const PassOptions *o);
+/* For rewrites (dce.c): after nodes among [0, n0) were marked dead, marks dead,
+ * transitively, the nodes only they used (never inputs or parameters); whatever was
+ * unused before stays, for dce. Out of memory: nothing more is marked. */
+void dce_after_rewrite(Graph *g, int32_t n0);
 bool pass_moe_lower(Graph *g, const PassOptions *o);
 bool pass_fuse_attention(Graph *g, const PassOptions *o);
 

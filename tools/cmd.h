@@ -36,4 +36,23 @@ char *tool_read_file(const char *path, size_t *len);
  * *bad. */
 bool tool_opt(int argc, char **argv, int *i, const char *name, const char **value, bool *bad);
 
+/* The arguments of the commands that read a model and run passes over it (dump, compile):
+ * the model file, -o FILE, -I DIR (repeatable), -O0..-O3 and --passes=P,... */
+enum { TOOL_MAX_INCLUDES = 64 };
+typedef struct {
+    const char *file, *output, *passes;
+    int opt_level; /* -1: none given */
+    const char *includes[TOOL_MAX_INCLUDES + 1]; /* + the installed models (tool_frontend) */
+    int nincludes;
+} ToolModelArgs;
+/* Takes argv[*i] when it is one of those (advancing *i past a separate value): 1; 0 when
+ * it is not (an option of the command's own, or unknown); -1 with the reason in msg when
+ * it is malformed (msg empty: already reported on stderr). Set m->opt_level = -1 before the first call. */
+int tool_model_arg(ToolModelArgs *m, int argc, char **argv, int *i, char *msg, size_t n);
+/* After the last argument: 0, or -1 with the reason in msg (no model file; --passes with
+ * -O; a pass --passes names that does not exist). */
+int tool_model_check(const ToolModelArgs *m, char *msg, size_t n);
+/* The frontend's options: the -I folders, then the installed models. */
+FrontendOptions tool_frontend(ToolModelArgs *m);
+
 #endif

@@ -35,18 +35,15 @@
 
 extern char **environ;
 
-enum { MAX_INCLUDES = 64 };
 typedef enum { EMIT_SO, EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_CL } Emit;
 
 typedef struct {
-    const char *file, *output, *passes, *target, *cpu, *features, *weights;
-    int opt_level; /* -1: none given (-O2) */
+    ToolModelArgs m; /* the model, -o, -I, -O (none given: -O2), --passes */
+    const char *target, *cpu, *features, *weights;
     Emit emit;
     bool verbose;
     bool opencl;           /* --target=opencl */
     const char *cl_device; /* --cl-device */
-    const char *includes[MAX_INCLUDES + 1];
-    int nincludes;
 } CompileArgs;
 
 static void usage(FILE *out)
@@ -116,10 +113,6 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
             return 0;
         } else if (strcmp(arg, "-v") == 0) {
             a->verbose = true;
-        } else if (strncmp(arg, "-O", 2) == 0) {
-            if (strlen(arg) != 3 || arg[2] < '0' || arg[2] > '3')
-                return bad_usage("unknown optimisation level '%s' (use -O0, -O1, -O2 or -O3)", arg);
-            a->opt_level = arg[2] - '0';
         } else if (strncmp(arg, "-mcpu=", 6) == 0) {
             a->cpu = arg + 6;
         } else if (strncmp(arg, "-mattr=", 7) == 0) {
@@ -135,10 +128,6 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
             if (bad)
                 return 2;
             a->cl_device = v;
-        } else if (tool_opt(argc, argv, &i, "--passes", &v, &bad)) {
-            if (bad)
-                return 2;
-            a->passes = v;
         } else if (tool_opt(argc, argv, &i, "--embed-weights", &v, &bad)) {
             if (bad)
                 return 2;
@@ -153,29 +142,18 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
             if (k == 5)
                 return bad_usage("unknown --emit kind '%s' (use so, obj, asm, llvm or cl)", v);
             a->emit = (Emit)k;
-        } else if (strncmp(arg, "-I", 2) == 0 || strncmp(arg, "-o", 2) == 0) {
-            v = arg[2] ? arg + 2 : i + 1 < argc ? argv[++i] : NULL;
-            if (!v)
-                return bad_usage("option '%s' needs a value", arg);
-            if (arg[1] == 'o') {
-                a->output = v;
-            } else {
-                if (a->nincludes == MAX_INCLUDES)
-                    return bad_usage("too many -I options at '%s'", v);
-                a->includes[a->nincludes++] = v;
-            }
-        } else if (arg[0] == '-' && arg[1] != 0) {
-            return bad_usage("unknown option '%s'", arg);
-        } else if (a->file) {
-            return bad_usage("more than one input file ('%s')", arg);
         } else {
-            a->file = arg;
+            char msg[256];
+            int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
+            if (r < 0)
+                return msg[0] ? bad_usage("%s", msg) : 2;
+            if (r == 0)
+                return bad_usage("unknown option '%s'", arg);
         }
     }
-    if (!a->file)
-        return bad_usage("no input file");
-    if (a->passes && a->opt_level >= 0)
-        return bad_usage("--passes and -O%d cannot be combined", a->opt_level);
+    char msg[256];
+    if (tool_model_check(&a->m, msg, sizeof msg))
+        return bad_usage("%s", msg);
     if (a->emit == EMIT_CL && !a->opencl)
         return bad_usage("--emit=cl needs --target=opencl");
     if (a->opencl && a->emit != EMIT_SO && a->emit != EMIT_CL)
@@ -186,9 +164,6 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
         return bad_usage("--cl-device needs --target=opencl");
     if (a->emit == EMIT_CL && a->weights)
         return bad_usage("--emit=cl writes kernels only: --embed-weights does not apply");
-    IrError err;
-    if (a->passes && !pass_check_pipeline(a->passes, &err))
-        return bad_usage("--passes: %s", err.msg);
     return -1;
 }
 
@@ -433,7 +408,7 @@ static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const
         return generate_opencl(a, p, blob, w, wlen, out);
 #ifdef VITC_HAVE_LLVM
     IrError err = {{0}};
-    LlvmOptions lo = {a->target, a->cpu, a->features, a->opt_level < 0 ? 2 : a->opt_level,
+    LlvmOptions lo = {a->target, a->cpu, a->features, a->m.opt_level < 0 ? 2 : a->m.opt_level,
                       a->emit == EMIT_LLVM ? LLVM_EMIT_LLVM : a->emit == EMIT_ASM ? LLVM_EMIT_ASM : LLVM_EMIT_OBJ};
     if (a->emit != EMIT_SO)
         return llvm_compile(p, blob->data, blob->len, w, wlen, &lo, out, &err) ? 0 : fail("%s", err.msg);
@@ -469,17 +444,17 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
     IrError err = {{0}};
     char why[256];
     if (!ir_verify(g, &err))
-        return fail("internal compiler error: the graph loaded from '%s' is invalid: %s", a->file, err.msg);
+        return fail("internal compiler error: the graph loaded from '%s' is invalid: %s", a->m.file, err.msg);
     if (a->emit != EMIT_CL && !writable(out, why, sizeof why))
         return fail("cannot write '%s': %s", out, why);
     PassOptions po = {.dump = stderr, .log = stderr};
-    const char *pipeline = a->passes ? a->passes : pass_default_pipeline(a->opt_level < 0 ? 2 : a->opt_level);
+    const char *pipeline = a->m.passes ? a->m.passes : pass_default_pipeline(a->m.opt_level < 0 ? 2 : a->m.opt_level);
     if (!pass_run_pipeline(g, pipeline, &po, &err))
         return fprintf(stderr, "vitc compile: %s%s\n", pass_error_is_internal(&err) ? "" : "error: ", err.msg), 1;
     PlanOptions plo = {0};
 #ifdef VITC_HAVE_LLVM
     if (!a->opencl) { /* GEMM weights packed for this target's micro-kernels */
-        LlvmOptions lo = {a->target, a->cpu, a->features, a->opt_level < 0 ? 2 : a->opt_level, LLVM_EMIT_OBJ};
+        LlvmOptions lo = {a->target, a->cpu, a->features, a->m.opt_level < 0 ? 2 : a->m.opt_level, LLVM_EMIT_OBJ};
         llvm_plan_options(&lo, &plo);
     }
 #endif
@@ -493,8 +468,8 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
 #endif
     Plan *p = plan_build_opts(g, &plo, &err);
     if (!p)
-        return fail("%s: %s", a->file, err.msg);
-    char *dir = dir_of(a->file);
+        return fail("%s: %s", a->m.file, err.msg);
+    char *dir = dir_of(a->m.file);
     Blob blob = {0};
     uint8_t *w = NULL;
     size_t wlen = 0;
@@ -502,7 +477,7 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
     if (!dir) {
         fail("out of memory");
     } else if (!plan_serialize_model(p, dir, &blob, &err)) {
-        fail("%s: %s", a->file, err.msg);
+        fail("%s: %s", a->m.file, err.msg);
     } else if (a->weights && !(w = (uint8_t *)tool_read_file(a->weights, &wlen))) {
         fail("--embed-weights: cannot read '%s': %s", a->weights, strerror(errno));
     } else if (!a->weights || check_weights(&blob, w, wlen, a->weights)) {
@@ -517,21 +492,20 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
 
 int cmd_compile(int argc, char **argv)
 {
-    CompileArgs a = {.opt_level = -1};
+    CompileArgs a = {.m.opt_level = -1};
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
     static const char *const exts[] = {".so", ".o", ".s", ".ll", "_cl"};
-    char *deflt = a.output ? NULL : default_output(a.file, exts[a.emit]);
-    const char *out = a.output ? a.output : deflt;
-    a.includes[a.nincludes] = VITC_MODELS_DIR;
-    FrontendOptions fo = {a.includes, a.nincludes + 1};
+    char *deflt = a.m.output ? NULL : default_output(a.m.file, exts[a.emit]);
+    const char *out = a.m.output ? a.m.output : deflt;
+    FrontendOptions fo = tool_frontend(&a.m);
     Diag *d = diag_new(stderr);
-    Graph *g = d && out ? tool_load_model(a.file, &fo, d) : NULL;
+    Graph *g = d && out ? tool_load_model(a.m.file, &fo, d) : NULL;
     if (!d || !out)
         status = fail("out of memory");
     else if (!g)
-        status = diag_error_count(d) ? 1 : fail("cannot load '%s'", a.file);
+        status = diag_error_count(d) ? 1 : fail("cannot load '%s'", a.m.file);
     else
         status = compile(&a, g, out);
     ir_graph_free(g);

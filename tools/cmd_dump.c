@@ -18,14 +18,12 @@
 #include "../passes/passes.h"
 #include "cmd.h"
 
-enum { MAX_INCLUDES = 64, MAX_BINDS = 64 };
+enum { MAX_BINDS = 64 };
 
 typedef struct {
-    const char *file, *output, *passes, *print_after;
-    int opt_level; /* -1: none given */
+    ToolModelArgs m; /* the model, -o, -I, -O, --passes */
+    const char *print_after;
     bool print_after_all, time_passes, stats, dot, kernels;
-    const char *includes[MAX_INCLUDES + 1];
-    int nincludes;
     const char *binds[MAX_BINDS];
     int nbinds;
 } DumpArgs;
@@ -90,14 +88,6 @@ static int parse_args(int argc, char **argv, DumpArgs *a)
             a->dot = true;
         } else if (strcmp(arg, "--kernels") == 0) {
             a->kernels = true;
-        } else if (strncmp(arg, "-O", 2) == 0) {
-            if (strlen(arg) != 3 || arg[2] < '0' || arg[2] > '3')
-                return bad_usage("unknown optimisation level '%s' (use -O0, -O1, -O2 or -O3)", arg);
-            a->opt_level = arg[2] - '0';
-        } else if (tool_opt(argc, argv, &i, "--passes", &v, &bad)) {
-            if (bad)
-                return 2;
-            a->passes = v;
         } else if (tool_opt(argc, argv, &i, "--print-after", &v, &bad)) {
             if (bad)
                 return 2;
@@ -108,37 +98,23 @@ static int parse_args(int argc, char **argv, DumpArgs *a)
             if (a->nbinds == MAX_BINDS)
                 return bad_usage("too many --bind options at '%s'", v);
             a->binds[a->nbinds++] = v;
-        } else if (strncmp(arg, "-I", 2) == 0 || strncmp(arg, "-o", 2) == 0) {
-            v = arg[2] ? arg + 2 : i + 1 < argc ? argv[++i] : NULL;
-            if (!v)
-                return bad_usage("option '%s' needs a value", arg);
-            if (arg[1] == 'o') {
-                a->output = v;
-            } else {
-                if (a->nincludes == MAX_INCLUDES)
-                    return bad_usage("too many -I options at '%s'", v);
-                a->includes[a->nincludes++] = v;
-            }
-        } else if (arg[0] == '-' && arg[1] != 0) {
-            return bad_usage("unknown option '%s'", arg);
-        } else if (a->file) {
-            return bad_usage("more than one input file ('%s')", arg);
         } else {
-            a->file = arg;
+            char msg[256];
+            int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
+            if (r < 0)
+                return msg[0] ? bad_usage("%s", msg) : 2;
+            if (r == 0)
+                return bad_usage("unknown option '%s'", arg);
         }
     }
-    if (!a->file)
-        return bad_usage("no input file");
-    if (a->passes && a->opt_level >= 0)
-        return bad_usage("--passes and -O%d cannot be combined", a->opt_level);
+    char msg[256];
+    if (tool_model_check(&a->m, msg, sizeof msg))
+        return bad_usage("%s", msg);
     if (a->stats && a->dot)
         return bad_usage("--stats and --dot cannot be combined");
     if (a->kernels && (a->stats || a->dot))
         return bad_usage("--kernels cannot be combined with %s", a->stats ? "--stats" : "--dot");
     IrError err;
-    const char *pipeline = a->passes ? a->passes : pass_default_pipeline(a->opt_level < 0 ? 0 : a->opt_level);
-    if (!pass_check_pipeline(pipeline, &err))
-        return bad_usage("--passes: %s", err.msg);
     if (a->print_after && !pass_check_pipeline(a->print_after, &err))
         return bad_usage("--print-after: %s", err.msg);
     return -1;
@@ -335,10 +311,10 @@ static bool list_has(const char *list, const char *name)
  * not run (`vitc dump --print-after=attention-fusion m.vit` shows that pass's result). */
 static const char *dump_pipeline(const DumpArgs *a)
 {
-    if (a->passes)
-        return a->passes;
-    if (a->opt_level >= 0)
-        return pass_default_pipeline(a->opt_level);
+    if (a->m.passes)
+        return a->m.passes;
+    if (a->m.opt_level >= 0)
+        return pass_default_pipeline(a->m.opt_level);
     const char *o0 = pass_default_pipeline(0);
     for (int i = 0; a->print_after && i < pass_count; i++)
         if (list_has(a->print_after, pass_table[i].name) && !list_has(o0, pass_table[i].name))
@@ -348,18 +324,17 @@ static const char *dump_pipeline(const DumpArgs *a)
 
 int cmd_dump(int argc, char **argv)
 {
-    DumpArgs a = {.opt_level = -1};
+    DumpArgs a = {.m.opt_level = -1};
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
-    a.includes[a.nincludes] = VITC_MODELS_DIR;
-    FrontendOptions fo = {a.includes, a.nincludes + 1};
+    FrontendOptions fo = tool_frontend(&a.m);
     Diag *d = diag_new(stderr);
     if (!d) {
         fputs("vitc dump: error: out of memory\n", stderr);
         return 1;
     }
-    Graph *g = tool_load_model(a.file, &fo, d);
+    Graph *g = tool_load_model(a.m.file, &fo, d);
     diag_free(d);
     if (!g)
         return 1;
@@ -369,7 +344,7 @@ int cmd_dump(int argc, char **argv)
     FILE *out = stdout;
     status = 1;
     if (!ir_verify(g, &err)) {
-        fprintf(stderr, "vitc dump: internal compiler error: the graph loaded from '%s' is invalid: %s\n", a.file,
+        fprintf(stderr, "vitc dump: internal compiler error: the graph loaded from '%s' is invalid: %s\n", a.m.file,
                 err.msg);
         goto done;
     }
@@ -380,8 +355,8 @@ int cmd_dump(int argc, char **argv)
     if ((status = bind_symbols(g, &a, bind)) >= 0)
         goto done;
     status = 1;
-    if (a.output && !(out = fopen(a.output, "w"))) {
-        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.output, strerror(errno));
+    if (a.m.output && !(out = fopen(a.m.output, "w"))) {
+        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.m.output, strerror(errno));
         out = stdout;
         goto done;
     }
@@ -413,14 +388,14 @@ int cmd_dump(int argc, char **argv)
     else
         ir_print(g, out);
     if (fflush(out) != 0 || ferror(out)) {
-        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.output ? a.output : "<stdout>",
+        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.m.output ? a.m.output : "<stdout>",
                 strerror(errno));
         goto done;
     }
     status = 0;
 done:
     if (out != stdout && fclose(out) != 0 && status == 0) {
-        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.output, strerror(errno));
+        fprintf(stderr, "vitc dump: error: cannot write '%s': %s\n", a.m.output, strerror(errno));
         status = 1;
     }
     ir_free(bind);

@@ -24,6 +24,7 @@
 
 #include "../backends/plan_blob.h"
 #include "../passes/passes.h"
+#include "../runtime/rt_abi.h"
 #include "../runtime/rt_internal.h"
 #include "cmd.h"
 #ifdef VITC_HAVE_LLVM
@@ -314,8 +315,15 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     if (!on_path("cc"))
         return fail("no C compiler 'cc' on PATH to link the shared object: install gcc or clang, or use "
                     "--emit=obj and link the object with %s -lm -lpthread yourself", rt), false;
-    static const char exports[] = "{\n  global: vit_open; vit_info; vit_run; vit_set_threads; vit_set_option;\n"
-                                  "    vit_close;\n  local: *;\n};\n";
+    /* the version script exports the ABI only; -u: the ABI comes from the archive, which
+       nothing in the object references */
+    static const char *const abi[] = {RT_ABI_EXPORTS};
+    char exports[512] = "{\n  global:", undefined[512] = "-Wl";
+    for (size_t i = 0; i < sizeof abi / sizeof abi[0]; i++) {
+        snprintf(exports + strlen(exports), sizeof exports - strlen(exports), " %s;", abi[i]);
+        snprintf(undefined + strlen(undefined), sizeof undefined - strlen(undefined), ",-u,%s", abi[i]);
+    }
+    snprintf(exports + strlen(exports), sizeof exports - strlen(exports), "\n  local: *;\n};\n");
     FILE *f = fopen(map, "w");
     bool written = f && fputs(exports, f) >= 0;
     if (f && fclose(f) != 0)
@@ -323,9 +331,7 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     if (!written)
         return fail("cannot write the version script '%s': %s", map, strerror(errno)), false;
     snprintf(script, sizeof script, "-Wl,--version-script=%s", map);
-    /* -u: the ABI comes from the archive, which nothing in the object references */
-    char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, "-Wl,-u,vit_open,-u,vit_info,-u,vit_run,"
-                    "-u,vit_set_threads,-u,vit_set_option,-u,vit_close", rt, "-lm", "-lpthread", script,
+    char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, undefined, rt, "-lm", "-lpthread", script,
                     "-Wl,-z,noexecstack", "-Wl,--as-needed", NULL, NULL, NULL, NULL};
     if (opencl) { /* rt_model.c reaches the executor through weak references: pull it in */
         args[6] = "-Wl,-u,rt_ocl_open,-u,rt_ocl_run,-u,rt_ocl_close,-u,rt_ocl_present";

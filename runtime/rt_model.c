@@ -183,7 +183,7 @@ static int find_io(vit_model *m, char *err, size_t errlen)
             continue;
         if (m->image >= 0)
             return rt_errf(err, errlen, "the model has several inputs ('%s', '%s'); vit_run feeds one image input",
-                        p->bufs[m->image].name, p->bufs[i].name);
+                           p->bufs[m->image].name, p->bufs[i].name);
         m->image = i;
     }
     if (m->image < 0)
@@ -201,7 +201,7 @@ static int find_io(vit_model *m, char *err, size_t errlen)
         for (int d = 0; d < p->bufs[i].rank; d++)
             if (p->bufs[i].dims[d].sym >= 0 && p->bufs[i].dims[d].sym != m->batch_sym)
                 return rt_errf(err, errlen, "the model has a size '%s' that the images do not fix; this runtime binds "
-                            "only the batch", p->syms[p->bufs[i].dims[d].sym].name);
+                               "only the batch", p->syms[p->bufs[i].dims[d].sym].name);
     int64_t batch = m->batch_sym < 0 ? in->dims[0].n : p->syms[m->batch_sym].max;
     m->info.height = (int)in->dims[1].n;
     m->info.width = (int)in->dims[2].n;
@@ -277,7 +277,7 @@ static int load_weights(vit_model *m, const char *path, char *err, size_t errlen
         what = "the embedded weights";
     } else if (nparams) {
         return rt_errf(err, errlen, "the model has %d parameters and no embedded weights: give a safetensors file",
-                    nparams);
+                       nparams);
     }
     return m->weights ? rt_bind_params(p, m->weights, what, m->bufs, m->owned, err, errlen) : 0;
 }
@@ -570,7 +570,7 @@ RT_EXPORT int vit_run(vit_model *m, const vit_image *images, int n, float *out, 
         const vit_image *im = &images[i];
         if (im->height != in->height || im->width != in->width || im->channels != in->channels)
             return rt_errf(err, errlen, "image %d is %dx%dx%d (height x width x channels) but the model takes %dx%dx%d",
-                        i, im->height, im->width, im->channels, in->height, in->width, in->channels);
+                           i, im->height, im->width, im->channels, in->height, in->width, in->channels);
         if (!im->pixels)
             return rt_errf(err, errlen, "image %d has no pixels", i);
     }

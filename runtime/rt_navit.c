@@ -58,15 +58,15 @@ int rt_navit_layout(const RtPlan *p, RtNavit *nv, char *err, size_t errlen)
         }
         packed = i;
         if (nv->buf[b->pack] >= 0)
-            return rt_errf(err, errlen, "the model has two packed inputs of role '%s' ('%s', '%s')", role_names[b->pack],
-                        p->bufs[nv->buf[b->pack]].name, b->name);
+            return rt_errf(err, errlen, "the model has two packed inputs of role '%s' ('%s', '%s')",
+                           role_names[b->pack], p->bufs[nv->buf[b->pack]].name, b->name);
         nv->buf[b->pack] = i;
     }
     if (packed < 0)
         return 0;
     if (plain >= 0)
         return rt_errf(err, errlen, "the model has packed inputs ('%s') and an ordinary one ('%s'); a NaViT model's "
-                    "inputs all have a pack role", p->bufs[packed].name, p->bufs[plain].name);
+                       "inputs all have a pack role", p->bufs[packed].name, p->bufs[plain].name);
     char ty[256];
     int pi = nv->buf[RT_PACK_PATCHES];
     if (pi < 0 || nv->buf[RT_PACK_SEG] < 0)
@@ -76,15 +76,15 @@ int rt_navit_layout(const RtPlan *p, RtNavit *nv, char *err, size_t errlen)
     if (pb->rank != 2 || !fixed_shape(pb) || pb->dtype > RT_DT_BF16 || pb->dims[0].n < 1 ||
         pb->dims[0].n > MAX_TOKENS)
         return rt_errf(err, errlen, "the packed input '%s' is %s, not patches [T, P*P*C] of floats with a fixed T",
-                    pb->name, ty);
+                       pb->name, ty);
     if (pb->patch < 1 || pb->channels < 1 || pb->images < 1)
         return rt_errf(err, errlen, "the packed input '%s' does not say its patch size, channels and images (patch = "
-                    "%" PRId64 ", channels = %" PRId64 ", images = %" PRId64 ")", pb->name, pb->patch, pb->channels,
-                    pb->images);
+                       "%" PRId64 ", channels = %" PRId64 ", images = %" PRId64 ")", pb->name, pb->patch, pb->channels,
+                       pb->images);
     if (pb->dims[1].n != pb->patch * pb->patch * pb->channels)
         return rt_errf(err, errlen, "the packed input '%s' is %s but patch = %" PRId64 " and channels = %" PRId64
-                    " make %" PRId64 " values per token", pb->name, ty, pb->patch, pb->channels,
-                    pb->patch * pb->patch * pb->channels);
+                       " make %" PRId64 " values per token", pb->name, ty, pb->patch, pb->channels,
+                       pb->patch * pb->patch * pb->channels);
     nv->tokens = pb->dims[0].n;
     nv->patch = (int)pb->patch;
     nv->channels = (int)pb->channels;
@@ -96,19 +96,19 @@ int rt_navit_layout(const RtPlan *p, RtNavit *nv, char *err, size_t errlen)
         rt_format_type(p, b, ty, sizeof ty);
         if (b->rank != 1 || !fixed_shape(b) || b->dims[0].n != nv->tokens || b->dtype == RT_DT_BOOL)
             return rt_errf(err, errlen, "the packed input '%s' (%s) is %s, not [%" PRId64 "] numbers, one per token",
-                        b->name, role_names[r], ty, nv->tokens);
+                           b->name, role_names[r], ty, nv->tokens);
     }
     for (int i = 0; i < p->nbufs; i++)
         for (int d = 0; d < p->bufs[i].rank; d++)
             if (p->bufs[i].dims[d].sym >= 0)
                 return rt_errf(err, errlen, "the NaViT model has a size '%s' that its packed sequence does not fix",
-                            p->syms[p->bufs[i].dims[d].sym].name);
+                               p->syms[p->bufs[i].dims[d].sym].name);
     for (int o = 0; o < p->noutputs; o++) {
         const RtBuffer *b = &p->bufs[p->outputs[o].buffer];
         if (b->rank < 1 || b->dims[0].n != nv->images) {
             rt_format_type(p, b, ty, sizeof ty);
             return rt_errf(err, errlen, "output '%s' (%s) has no row per image slot (a sequence holds %d images)",
-                        p->outputs[o].name, ty, nv->images);
+                           p->outputs[o].name, ty, nv->images);
         }
     }
     return 1;
@@ -168,22 +168,24 @@ int rt_navit_plan(const RtNavit *nv, const vit_image *ims, int n, int resize, Rt
         const vit_image *im = &ims[i];
         if (im->channels != nv->channels)
             return rt_errf(err, errlen, "image %d has %d channels but the model takes %d", i, im->channels,
-                        nv->channels);
+                           nv->channels);
         if (im->height < 1 || im->width < 1 || im->height > MAX_SIDE || im->width > MAX_SIDE ||
             (int64_t)im->height * im->width > MAX_PIXELS)
-            return rt_errf(err, errlen, "image %d is %dx%d pixels (height x width); the model takes 1x1 to %dx%d, at most "
-                        "%" PRId64 " pixels", i, im->height, im->width, MAX_SIDE, MAX_SIDE, MAX_PIXELS);
+            return rt_errf(err, errlen,
+                           "image %d is %dx%d pixels (height x width); the model takes 1x1 to %dx%d, at most "
+                           "%" PRId64 " pixels", i, im->height, im->width, MAX_SIDE, MAX_SIDE, MAX_PIXELS);
         if (!im->pixels)
             return rt_errf(err, errlen, "image %d has no pixels", i);
         int gh, gw, P = nv->patch;
         if (rt_navit_grid(nv, im->height, im->width, resize, &gh, &gw) != 0) {
             if (im->height % P || im->width % P)
                 return rt_errf(err, errlen, "image %d is %dx%d pixels (height x width), not whole %dx%d patches, and "
-                            "resizing is off (vit_set_option \"resize\")", i, im->height, im->width, P, P);
-            return rt_errf(err, errlen, "image %d is %dx%d pixels (height x width): %dx%d = %" PRId64 " patches of %dx%d, "
-                        "more than the %" PRId64 " tokens of a sequence, and resizing is off (vit_set_option "
-                        "\"resize\")", i, im->height, im->width, im->height / P, im->width / P,
-                        (int64_t)(im->height / P) * (im->width / P), P, P, nv->tokens);
+                               "resizing is off (vit_set_option \"resize\")", i, im->height, im->width, P, P);
+            return rt_errf(err, errlen,
+                           "image %d is %dx%d pixels (height x width): %dx%d = %" PRId64 " patches of %dx%d, "
+                           "more than the %" PRId64 " tokens of a sequence, and resizing is off (vit_set_option "
+                           "\"resize\")", i, im->height, im->width, im->height / P, im->width / P,
+                           (int64_t)(im->height / P) * (im->width / P), P, P, nv->tokens);
         }
         int64_t k = (int64_t)gh * gw;
         if (i > 0 && (used + k > nv->tokens || slot == nv->images)) {

@@ -49,7 +49,7 @@ struct RtOcl {
 static int clfail(char *err, size_t errlen, const char *call, cl_int rc, const char *what)
 {
     return rt_errf(err, errlen, "OpenCL: %s failed with %s (%d)%s%s", call, rt_ocl_error_name(rc), (int)rc,
-                what ? " " : "", what ? what : "");
+                   what ? " " : "", what ? what : "");
 }
 
 int rt_ocl_present(void) { return vit__ocl && &vit__ocl_size ? 1 : 0; }
@@ -86,7 +86,7 @@ static int build_from_source(RtOcl *o, int pg, char *err, size_t errlen)
     clGetProgramBuildInfo(o->progs[pg], o->dev, CL_PROGRAM_BUILD_LOG, sizeof log, log, NULL);
     log[sizeof log - 1] = 0;
     return rt_errf(err, errlen, "OpenCL: kernel %s (for %s) does not build on %s: %s (%d)\n%s", p->name,
-                program_label(o, pg), o->desc, rt_ocl_error_name(rc), (int)rc, log);
+                   program_label(o, pg), o->desc, rt_ocl_error_name(rc), (int)rc, log);
 }
 
 /* From the binary when it was made for this device and driver and loads; else source. */
@@ -317,14 +317,14 @@ static int set_args(RtOcl *o, int l, const int64_t *syms, char *const *bufs, con
             if (!m) {
                 if (!ws || !bufs[b])
                     return rt_errf(err, errlen, "OpenCL: kernel %s uses buffer %d, which has no memory at this point",
-                                label, b);
+                                   label, b);
                 m = o->ws;
                 v = (cl_long)((size_t)(bufs[b] - ws) / rt_dtype_size(o->plan->bufs[b].dtype));
             }
         } else if (g->kind == RT_OCL_ARG_XBUF) {
             if (!(m = o->xmem[g->value]))
                 return rt_errf(err, errlen, "OpenCL: kernel %s uses packed buffer %d, which has no memory at this "
-                            "point", label, (int)g->value);
+                               "point", label, (int)g->value);
         } else if (g->kind == RT_OCL_ARG_SYM) {
             v = (cl_long)syms[g->value];
         } else if (g->kind == RT_OCL_ARG_KERNEL) {

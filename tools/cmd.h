@@ -35,6 +35,9 @@ char *tool_read_file(const char *path, size_t *len);
  * (and *i advanced past a separate value). Reports a missing value on stderr and sets
  * *bad. */
 bool tool_opt(int argc, char **argv, int *i, const char *name, const char **value, bool *bad);
+/* Reports a bad command line of `vitc CMD` on stderr ("vitc CMD: error: ...", then where the
+ * help is) and returns 2, the exit status for bad usage. */
+int tool_bad_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The arguments of the commands that read a model and run passes over it (dump, compile):
  * the model file, -o FILE, -I DIR (repeatable), -O0..-O3 and --passes=P,... */

@@ -79,18 +79,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vitc compile: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see `vitc compile --help`)\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
@@ -141,30 +129,30 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
             while (k < 5 && strcmp(v, names[k]) != 0)
                 k++;
             if (k == 5)
-                return bad_usage("unknown --emit kind '%s' (use so, obj, asm, llvm or cl)", v);
+                return tool_bad_usage("compile", "unknown --emit kind '%s' (use so, obj, asm, llvm or cl)", v);
             a->emit = (Emit)k;
         } else {
             char msg[256];
             int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
             if (r < 0)
-                return msg[0] ? bad_usage("%s", msg) : 2;
+                return msg[0] ? tool_bad_usage("compile", "%s", msg) : 2;
             if (r == 0)
-                return bad_usage("unknown option '%s'", arg);
+                return tool_bad_usage("compile", "unknown option '%s'", arg);
         }
     }
     char msg[256];
     if (tool_model_check(&a->m, msg, sizeof msg))
-        return bad_usage("%s", msg);
+        return tool_bad_usage("compile", "%s", msg);
     if (a->emit == EMIT_CL && !a->opencl)
-        return bad_usage("--emit=cl needs --target=opencl");
+        return tool_bad_usage("compile", "--emit=cl needs --target=opencl");
     if (a->opencl && a->emit != EMIT_SO && a->emit != EMIT_CL)
-        return bad_usage("--target=opencl writes a shared object or (--emit=cl) .cl files");
+        return tool_bad_usage("compile", "--target=opencl writes a shared object or (--emit=cl) .cl files");
     if (a->opencl && (a->target || a->cpu || a->features))
-        return bad_usage("--target=opencl takes no other --target, -mcpu or -mattr (use --cl-device)");
+        return tool_bad_usage("compile", "--target=opencl takes no other --target, -mcpu or -mattr (use --cl-device)");
     if (a->cl_device && !a->opencl)
-        return bad_usage("--cl-device needs --target=opencl");
+        return tool_bad_usage("compile", "--cl-device needs --target=opencl");
     if (a->emit == EMIT_CL && a->weights)
-        return bad_usage("--emit=cl writes kernels only: --embed-weights does not apply");
+        return tool_bad_usage("compile", "--emit=cl writes kernels only: --embed-weights does not apply");
     return -1;
 }
 

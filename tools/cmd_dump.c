@@ -54,18 +54,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vitc dump: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see `vitc dump --help`)\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
 /* Parses argv into a; returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, DumpArgs *a)
 {
@@ -96,27 +84,27 @@ static int parse_args(int argc, char **argv, DumpArgs *a)
             if (bad)
                 return 2;
             if (a->nbinds == MAX_BINDS)
-                return bad_usage("too many --bind options at '%s'", v);
+                return tool_bad_usage("dump", "too many --bind options at '%s'", v);
             a->binds[a->nbinds++] = v;
         } else {
             char msg[256];
             int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
             if (r < 0)
-                return msg[0] ? bad_usage("%s", msg) : 2;
+                return msg[0] ? tool_bad_usage("dump", "%s", msg) : 2;
             if (r == 0)
-                return bad_usage("unknown option '%s'", arg);
+                return tool_bad_usage("dump", "unknown option '%s'", arg);
         }
     }
     char msg[256];
     if (tool_model_check(&a->m, msg, sizeof msg))
-        return bad_usage("%s", msg);
+        return tool_bad_usage("dump", "%s", msg);
     if (a->stats && a->dot)
-        return bad_usage("--stats and --dot cannot be combined");
+        return tool_bad_usage("dump", "--stats and --dot cannot be combined");
     if (a->kernels && (a->stats || a->dot))
-        return bad_usage("--kernels cannot be combined with %s", a->stats ? "--stats" : "--dot");
+        return tool_bad_usage("dump", "--kernels cannot be combined with %s", a->stats ? "--stats" : "--dot");
     IrError err;
     if (a->print_after && !pass_check_pipeline(a->print_after, &err))
-        return bad_usage("--print-after: %s", err.msg);
+        return tool_bad_usage("dump", "--print-after: %s", err.msg);
     return -1;
 }
 
@@ -130,14 +118,14 @@ static int bind_symbols(const Graph *g, const DumpArgs *a, int64_t *bind)
         const char *b = a->binds[i], *eq = strchr(b, '=');
         char *end;
         if (!eq || eq == b)
-            return bad_usage("--bind '%s': expected SYM=N", b);
+            return tool_bad_usage("dump", "--bind '%s': expected SYM=N", b);
         int32_t s = ir_symbol_find(g, b, (size_t)(eq - b));
         if (s < 0)
-            return bad_usage("--bind '%s': the model has no such symbol", b);
+            return tool_bad_usage("dump", "--bind '%s': the model has no such symbol", b);
         errno = 0;
         long long n = strtoll(eq + 1, &end, 10);
         if (errno || end == eq + 1 || *end || n < 1)
-            return bad_usage("--bind '%s': the value must be a positive integer", b);
+            return tool_bad_usage("dump", "--bind '%s': the value must be a positive integer", b);
         if (n > g->syms[s].max) {
             fprintf(stderr, "vitc dump: error: --bind '%s': %s is at most %" PRId64 " in this model\n", b,
                     g->syms[s].name, g->syms[s].max);

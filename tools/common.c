@@ -1,5 +1,6 @@
 /* common.c — what the subcommands share: reading files and models, option parsing. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,17 @@ bool tool_opt(int argc, char **argv, int *i, const char *name, const char **valu
     }
     *value = argv[++*i];
     return true;
+}
+
+int tool_bad_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "vitc %s: error: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see `vitc %s --help`)\n", cmd);
+    va_end(ap);
+    return 2;
 }
 
 int tool_model_arg(ToolModelArgs *m, int argc, char **argv, int *i, char *msg, size_t n)

@@ -201,6 +201,9 @@ int rt_navit_fill(const RtNavit *nv, const RtPlan *p, char *const *bufs, const s
  * when shrinking (the triangle filter widened by the scale factor, as PIL's BILINEAR); at
  * scale 1 a copy. 0, or -1 when out of memory. */
 int rt_resize(const float *src, int h, int w, int c, float *dst, int oh, int ow);
+/* The same, of the image scaled to sh × sw: its oh × ow window at (oy, ox) (a resize, then
+ * a crop, in one resampling). */
+int rt_resize_crop(const float *src, int h, int w, int c, int sh, int sw, int oy, int ox, float *dst, int oh, int ow);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

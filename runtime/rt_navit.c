@@ -282,25 +282,25 @@ int rt_navit_fill(const RtNavit *nv, const RtPlan *p, char *const *bufs, const v
 
 /* ---- resizing ---- */
 
-/* PIL's BILINEAR coefficients from `in` to `out` samples: per output sample a window
- * start, length and normalised weights (as tools/image.c, which the runtime cannot use). */
+/* PIL's BILINEAR coefficients for `n` output samples from offset `off` of `in` samples
+ * scaled to `scaled`: per output sample a window start, length and normalised weights. */
 typedef struct {
     int *start, *len;
     double *w; /* out × maxlen */
     int maxlen;
 } Coeffs;
 
-static int coeffs(int in, int out, Coeffs *k)
+static int coeffs(int in, int scaled, int off, int n, Coeffs *k)
 {
-    double scale = (double)in / out, fscale = scale > 1 ? scale : 1, support = fscale;
+    double scale = (double)in / scaled, fscale = scale > 1 ? scale : 1, support = fscale;
     k->maxlen = (int)ceil(support) * 2 + 1;
-    k->start = malloc((size_t)out * sizeof *k->start);
-    k->len = malloc((size_t)out * sizeof *k->len);
-    k->w = malloc((size_t)out * (size_t)k->maxlen * sizeof *k->w);
+    k->start = malloc((size_t)n * sizeof *k->start);
+    k->len = malloc((size_t)n * sizeof *k->len);
+    k->w = malloc((size_t)n * (size_t)k->maxlen * sizeof *k->w);
     if (!k->start || !k->len || !k->w)
         return -1;
-    for (int i = 0; i < out; i++) {
-        double center = (i + 0.5) * scale, sum = 0;
+    for (int i = 0; i < n; i++) {
+        double center = (i + off + 0.5) * scale, sum = 0;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         lo = lo < 0 ? 0 : lo;
         hi = hi > in ? in : hi;
@@ -329,9 +329,14 @@ static void coeffs_free(Coeffs *k)
 
 int rt_resize(const float *src, int h, int w, int c, float *dst, int oh, int ow)
 {
+    return rt_resize_crop(src, h, w, c, oh, ow, 0, 0, dst, oh, ow);
+}
+
+int rt_resize_crop(const float *src, int h, int w, int c, int sh, int sw, int oy, int ox, float *dst, int oh, int ow)
+{
     Coeffs kx = {0}, ky = {0};
     float *tmp = malloc((size_t)h * ow * c * sizeof *tmp);
-    int ok = tmp && coeffs(w, ow, &kx) == 0 && coeffs(h, oh, &ky) == 0;
+    int ok = tmp && coeffs(w, sw, ox, ow, &kx) == 0 && coeffs(h, sh, oy, oh, &ky) == 0;
     if (ok) {
         for (int y = 0; y < h; y++) /* horizontal pass */
             for (int x = 0; x < ow; x++) {

@@ -19,6 +19,7 @@
 #include <png.h>
 
 #include "cmd.h"
+#include "../runtime/rt_internal.h"
 #include "image.h"
 
 #define MAX_PIXELS ((int64_t)1 << 28)
@@ -327,51 +328,6 @@ bool image_load(const char *path, Image *out, char *err, size_t errlen)
 
 /* PIL's BILINEAR coefficients for output samples [off, off + n) of a resampling from `in` to
  * `scaled` samples: per output sample a window start, length and normalised weights. */
-typedef struct {
-    int *start, *len;
-    double *w; /* n × maxlen */
-    int maxlen;
-} Coeffs;
-
-static bool coeffs(int in, int scaled, int off, int n, Coeffs *k)
-{
-    double scale = (double)in / scaled, fscale = scale > 1 ? scale : 1, support = 1.0 * fscale;
-    k->maxlen = (int)ceil(support) * 2 + 1;
-    k->start = ir_malloc((size_t)n * sizeof *k->start);
-    k->len = ir_malloc((size_t)n * sizeof *k->len);
-    k->w = ir_malloc((size_t)n * (size_t)k->maxlen * sizeof *k->w);
-    if (!k->start || !k->len || !k->w)
-        return false;
-    for (int i = 0; i < n; i++) {
-        double center = (i + off + 0.5) * scale, sum = 0;
-        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
-        if (lo < 0)
-            lo = 0;
-        if (hi > in)
-            hi = in;
-        if (hi - lo > k->maxlen)
-            hi = lo + k->maxlen;
-        double *w = k->w + (size_t)i * k->maxlen;
-        for (int j = lo; j < hi; j++) {
-            double t = fabs((j - center + 0.5) / fscale);
-            w[j - lo] = t < 1 ? 1 - t : 0;
-            sum += w[j - lo];
-        }
-        for (int j = lo; j < hi; j++)
-            w[j - lo] = sum != 0 ? w[j - lo] / sum : 0;
-        k->start[i] = lo;
-        k->len[i] = hi - lo;
-    }
-    return true;
-}
-
-static void coeffs_free(Coeffs *k)
-{
-    ir_free(k->start);
-    ir_free(k->len);
-    ir_free(k->w);
-}
-
 /* A per-channel list must have 1 or c entries; more that are all equal count as one
  * (a gray model whose preprocess was written with three equal values). */
 static bool uniform_list(const double *v, int *n, int c)
@@ -413,15 +369,11 @@ bool image_prepare(const Image *img, int out_h, int out_w, int out_c, int resize
         oy = (int)nearbyint((sh - out_h) / 2.0);
         ox = (int)nearbyint((sw - out_w) / 2.0);
     }
-    /* channels first, at the source size */
+    /* channels first, at the source size; then resampled and cropped, and normalised */
     size_t npx = (size_t)img->w * img->h;
     float *src = ir_malloc(npx * (size_t)out_c * sizeof *src);
-    float *tmp = ir_malloc((size_t)img->h * out_w * out_c * sizeof *tmp);
-    Coeffs kx = {0}, ky = {0};
-    bool ok = src && tmp && coeffs(img->w, sw, ox, out_w, &kx) && coeffs(img->h, sh, oy, out_h, &ky);
-    if (!ok) {
-        snprintf(err, errlen, "out of memory");
-    } else {
+    bool ok = src != NULL;
+    if (ok) {
         for (size_t p = 0; p < npx; p++) {
             const float *s = img->px + p * img->c;
             for (int c = 0; c < out_c; c++)
@@ -429,29 +381,16 @@ bool image_prepare(const Image *img, int out_h, int out_w, int out_c, int resize
                                      : img->c == 1   ? s[0]
                                                      : (float)(0.299 * s[0] + 0.587 * s[1] + 0.114 * s[2]);
         }
-        for (int y = 0; y < img->h; y++) /* horizontal pass */
-            for (int x = 0; x < out_w; x++)
-                for (int c = 0; c < out_c; c++) {
-                    double acc = 0;
-                    const double *w = kx.w + (size_t)x * kx.maxlen;
-                    for (int j = 0; j < kx.len[x]; j++)
-                        acc += w[j] * src[((size_t)y * img->w + kx.start[x] + j) * out_c + c];
-                    tmp[((size_t)y * out_w + x) * out_c + c] = (float)acc;
-                }
-        for (int y = 0; y < out_h; y++) /* vertical pass, then normalisation */
-            for (int x = 0; x < out_w; x++)
-                for (int c = 0; c < out_c; c++) {
-                    double acc = 0;
-                    const double *w = ky.w + (size_t)y * ky.maxlen;
-                    for (int j = 0; j < ky.len[y]; j++)
-                        acc += w[j] * tmp[((size_t)(ky.start[y] + j) * out_w + x) * out_c + c];
-                    double m = nmean ? mean[nmean == 1 ? 0 : c] : 0, s = nstd ? std[nstd == 1 ? 0 : c] : 1;
-                    dst[((size_t)y * out_w + x) * out_c + c] = (float)((acc - m) / s);
-                }
+        ok = rt_resize_crop(src, img->h, img->w, out_c, sh, sw, oy, ox, dst, out_h, out_w) == 0;
     }
-    coeffs_free(&kx);
-    coeffs_free(&ky);
+    if (!ok)
+        snprintf(err, errlen, "out of memory");
+    else
+        for (size_t p = 0; p < (size_t)out_h * out_w; p++)
+            for (int c = 0; c < out_c; c++) {
+                double m = nmean ? mean[nmean == 1 ? 0 : c] : 0, s = nstd ? std[nstd == 1 ? 0 : c] : 1;
+                dst[p * out_c + c] = (float)((dst[p * out_c + c] - m) / s);
+            }
     ir_free(src);
-    ir_free(tmp);
     return ok;
 }

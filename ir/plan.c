@@ -1106,3 +1106,93 @@ void plan_print(const Plan *p, FILE *out)
         fputc('\n', out);
     }
 }
+
+static bool in_range(const Kernel *k, int32_t i) { return i >= 0 && i < k->nin; }
+
+bool plan_kernel_check(const Plan *p, int32_t ki, char *msg, size_t n)
+{
+    const Kernel *k = &p->kernels[ki];
+    const char *bad = NULL;
+    int32_t r = k->out.rank;
+    if (k->out.buf < 0 || k->out.buf >= p->nbufs || r < 0 || r > IR_MAX_RANK)
+        bad = "an invalid output view";
+    for (int32_t i = 0; i < k->nin && !bad; i++)
+        if (k->in[i].buf < 0 || k->in[i].buf >= p->nbufs || k->in[i].rank < 0 || k->in[i].rank > IR_MAX_RANK)
+            bad = "an invalid input view";
+    if (!bad && (k->root < 0 || k->root >= k->nexpr))
+        bad = "no expression";
+    if (bad) {
+        snprintf(msg, n, "kernel %d has %s", ki, bad);
+        return false;
+    }
+#define DT(view) (p->bufs[(view).buf].dt)
+    switch (k->kind) {
+    case KK_ELEMENTWISE:
+        break;
+    case KK_GEMM: { /* B: a view of A's rank, or packed panels (rank 3; rank r + 1 per batch index) */
+        const GemmInfo *gi = &k->u.gemm;
+        if (r < 2 || !in_range(k, gi->a) || !in_range(k, gi->b) || k->in[gi->a].rank != r ||
+            (gi->pack_nr > 0 ? k->in[gi->b].rank != 3 && k->in[gi->b].rank != r + 1 : k->in[gi->b].rank != r))
+            bad = "GEMM kernel has operands of the wrong rank";
+        break;
+    }
+    case KK_ROW:
+        if (r < 1 || !in_range(k, k->u.row.in) || k->in[k->u.row.in].rank != r)
+            bad = "row kernel has an input of the wrong rank";
+        break;
+    case KK_REDUCE:
+        if (!in_range(k, k->u.reduce.in) || k->in[k->u.reduce.in].rank < r)
+            bad = "reduce kernel has an input of the wrong rank";
+        break;
+    case KK_ATTENTION: {
+        const AttnInfo *a = &k->u.attn;
+        int32_t ids[4] = {a->q, a->k, a->v, a->mask};
+        if (r < 2)
+            bad = "attention kernel has a rank below 2";
+        for (int i = 0; i < 4 && !bad; i++)
+            if ((i < 3 || ids[i] >= 0) && (!in_range(k, ids[i]) || k->in[ids[i]].rank != r))
+                bad = "attention kernel has operands of the wrong rank";
+        if (!bad && (a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT) &&
+            (!in_range(k, a->mask) || DT(k->in[a->mask]) != DT_I32))
+            bad = "attention kernel has no i32 segment ids";
+        break;
+    }
+    case KK_GATHER: {
+        const GatherInfo *ga = &k->u.gather;
+        if (!in_range(k, ga->in) || !in_range(k, ga->idx) || ga->axis < 0 || ga->axis >= k->in[ga->in].rank ||
+            k->in[ga->in].rank - 1 + k->in[ga->idx].rank != r ||
+            (DT(k->in[ga->idx]) != DT_I32 && DT(k->in[ga->idx]) != DT_I64))
+            bad = "gather kernel has views of the wrong ranks";
+        break;
+    }
+    case KK_MOE_ROUTE: {
+        const View *gv = in_range(k, k->u.moe_route.gates) ? &k->in[k->u.moe_route.gates] : NULL;
+        if (r != 2 || !gv || gv->rank != 3 || !dim_is_const(gv->dims[1]) || !dim_is_const(gv->dims[2]) ||
+            DT(k->out) != DT_I32)
+            bad = "route kernel has views of the wrong shapes";
+        break;
+    }
+    case KK_MOE_COMBINE: {
+        const MoeCombineInfo *mc = &k->u.moe_combine;
+        if (r < 2 || !in_range(k, mc->y) || !in_range(k, mc->route) || !in_range(k, mc->gates) ||
+            k->in[mc->y].rank != 3 || k->in[mc->route].rank != 2 || k->in[mc->gates].rank != r)
+            bad = "combine kernel has views of the wrong ranks";
+        break;
+    }
+    case KK_SEGMENT_REDUCE: {
+        const SegReduceInfo *si = &k->u.segred;
+        if (r < 2 || !in_range(k, si->x) || !in_range(k, si->seg) || k->in[si->x].rank != r ||
+            k->in[si->seg].rank != 1 || DT(k->in[si->seg]) != DT_I32 || !dtype_is_float(DT(k->in[si->x])) ||
+            (si->reduce != SEGRED_SUM && si->reduce != SEGRED_MEAN && si->reduce != SEGRED_MAX))
+            bad = "segment_reduce kernel has views of the wrong ranks";
+        break;
+    }
+    default:
+        bad = "a kernel of an unknown kind";
+        break;
+    }
+#undef DT
+    if (bad)
+        snprintf(msg, n, "kernel %d: %s", ki, bad);
+    return !bad;
+}

@@ -233,6 +233,11 @@ Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err);
  * once-kernels and panel buffers and points the GEMMs at them. */
 bool plan_pack(Plan *p, int32_t nr, bool batched, IrError *err);
 void plan_free(Plan *p);
+/* Whether kernel ki of p is well formed: its views name buffers and have valid ranks,
+ * its kind's operand indices are in range and of the ranks and dtypes the kind needs. The
+ * backends check every kernel with it before generating code (a malformed plan is an
+ * internal error, never code that reads out of bounds). false with the reason in msg. */
+bool plan_kernel_check(const Plan *p, int32_t ki, char *msg, size_t n);
 /* Human-readable listing (`vitc dump --kernels`). */
 void plan_print(const Plan *p, FILE *out);
 /* The element count of a dimension/shape under a binding. */

@@ -197,69 +197,14 @@ static LLVMValueRef gen_extent(Gen *g, int32_t ki)
     return g->fn;
 }
 
+/* The plan's own check of the kernel (plan_kernel_check), then what this backend's attention
+ * code needs of its schedule. */
 static bool kernel_valid(Gen *g, const Kernel *k)
 {
-    const Plan *p = g->p;
-    if (k->out.buf < 0 || k->out.buf >= p->nbufs || k->out.rank < 0 || k->out.rank > IR_MAX_RANK)
-        return gen_fail(g, "internal error: kernel %d has an invalid output view", g->ki);
-    for (int32_t i = 0; i < k->nin; i++)
-        if (k->in[i].buf < 0 || k->in[i].buf >= p->nbufs || k->in[i].rank < 0 || k->in[i].rank > IR_MAX_RANK)
-            return gen_fail(g, "internal error: kernel %d has an invalid input view", g->ki);
-    if (k->root < 0 || k->root >= k->nexpr)
-        return gen_fail(g, "internal error: kernel %d has no expression", g->ki);
-    int32_t r = k->out.rank;
-    switch (k->kind) {
-    case KK_ELEMENTWISE:
-        return true;
-    case KK_GEMM: {
-        const GemmInfo *gi = &k->u.gemm;
-        if (r < 2 || gi->a < 0 || gi->a >= k->nin || gi->b < 0 || gi->b >= k->nin || k->in[gi->a].rank != r ||
-            (gi->pack_nr > 0 ? k->in[gi->b].rank != 3 && k->in[gi->b].rank != r + 1 : k->in[gi->b].rank != r))
-            return gen_fail(g, "internal error: GEMM kernel %d has operands of the wrong rank", g->ki);
-        return true;
-    }
-    case KK_ROW:
-        if (r < 1 || k->u.row.in < 0 || k->u.row.in >= k->nin || k->in[k->u.row.in].rank != r)
-            return gen_fail(g, "internal error: row kernel %d has an input of the wrong rank", g->ki);
-        return true;
-    case KK_REDUCE:
-        if (k->u.reduce.in < 0 || k->u.reduce.in >= k->nin || k->in[k->u.reduce.in].rank < r)
-            return gen_fail(g, "internal error: reduce kernel %d has an input of the wrong rank", g->ki);
-        return true;
-    case KK_ATTENTION:
-        return gen_attention_valid(g, k);
-    case KK_GATHER: {
-        const GatherInfo *ga = &k->u.gather;
-        if (ga->in < 0 || ga->in >= k->nin || ga->idx < 0 || ga->idx >= k->nin || ga->axis < 0 ||
-            ga->axis >= k->in[ga->in].rank || k->in[ga->in].rank - 1 + k->in[ga->idx].rank != r ||
-            (p->bufs[k->in[ga->idx].buf].dt != DT_I32 && p->bufs[k->in[ga->idx].buf].dt != DT_I64))
-            return gen_fail(g, "internal error: gather kernel %d has views of the wrong ranks", g->ki);
-        return true;
-    }
-    case KK_MOE_ROUTE: {
-        const View *gv = k->u.moe_route.gates >= 0 && k->u.moe_route.gates < k->nin ? &k->in[k->u.moe_route.gates] : NULL;
-        if (r != 2 || !gv || gv->rank != 3 || !dim_is_const(gv->dims[1]) || !dim_is_const(gv->dims[2]) ||
-            p->bufs[k->out.buf].dt != DT_I32)
-            return gen_fail(g, "internal error: route kernel %d has views of the wrong shapes", g->ki);
-        return true;
-    }
-    case KK_MOE_COMBINE: {
-        const MoeCombineInfo *mc = &k->u.moe_combine;
-        if (r < 2 || mc->y < 0 || mc->y >= k->nin || mc->route < 0 || mc->route >= k->nin || mc->gates < 0 ||
-            mc->gates >= k->nin || k->in[mc->y].rank != 3 || k->in[mc->route].rank != 2 || k->in[mc->gates].rank != r)
-            return gen_fail(g, "internal error: combine kernel %d has views of the wrong ranks", g->ki);
-        return true;
-    }
-    case KK_SEGMENT_REDUCE: {
-        const SegReduceInfo *si = &k->u.segred;
-        if (r < 2 || si->x < 0 || si->x >= k->nin || si->seg < 0 || si->seg >= k->nin || k->in[si->x].rank != r ||
-            k->in[si->seg].rank != 1 || p->bufs[k->in[si->seg].buf].dt != DT_I32 || !dtype_is_float(p->bufs[k->in[si->x].buf].dt))
-            return gen_fail(g, "internal error: segment_reduce kernel %d has views of the wrong ranks", g->ki);
-        return true;
-    }
-    default:
-        return gen_fail(g, "kernel %d: the LLVM backend has no code for kernel kind %d", g->ki, (int)k->kind);
-    }
+    char msg[256];
+    if (!plan_kernel_check(g->p, g->ki, msg, sizeof msg))
+        return gen_fail(g, "internal error: %s", msg);
+    return k->kind != KK_ATTENTION || gen_attention_valid(g, k);
 }
 
 LLVMValueRef gen_kernel(Gen *g, int32_t ki)

@@ -398,76 +398,18 @@ static void body_segment_reduce(OGen *g, const char *const *cidx, const char *co
 
 /* ---- kernels ---- */
 
-static bool kernel_valid(OGen *g, const Kernel *k)
+/* The plan's own check of the kernel (plan_kernel_check), and what this backend lacks:
+ * weights packed per batch index (PlanOptions.gemm_pack_batched, which it does not set). */
+static bool kernel_valid(OGen *g, int32_t ki)
 {
-    const Plan *p = g->p;
-    if (k->out.buf < 0 || k->out.buf >= p->nbufs || k->out.rank < 0 || k->out.rank > IR_MAX_RANK)
-        return ogen_fail(g, "internal error: kernel %d has an invalid output view", g->ki);
-    for (int32_t i = 0; i < k->nin; i++)
-        if (k->in[i].buf < 0 || k->in[i].buf >= p->nbufs || k->in[i].rank < 0 || k->in[i].rank > IR_MAX_RANK)
-            return ogen_fail(g, "internal error: kernel %d has an invalid input view", g->ki);
-    if (k->root < 0 || k->root >= k->nexpr)
-        return ogen_fail(g, "internal error: kernel %d has no expression", g->ki);
-    int32_t r = k->out.rank;
-    switch (k->kind) {
-    case KK_ELEMENTWISE:
-        return true;
-    case KK_GEMM: {
-        const GemmInfo *gi = &k->u.gemm;
-        if (r < 2 || gi->a < 0 || gi->a >= k->nin || gi->b < 0 || gi->b >= k->nin || k->in[gi->a].rank != r ||
-            k->in[gi->b].rank != (gi->pack_nr > 0 ? 3 : r))
-            return ogen_fail(g, "internal error: GEMM kernel %d has operands of the wrong rank", g->ki);
-        return true;
-    }
-    case KK_ROW:
-        if (r < 1 || k->u.row.in < 0 || k->u.row.in >= k->nin || k->in[k->u.row.in].rank != r)
-            return ogen_fail(g, "internal error: row kernel %d has an input of the wrong rank", g->ki);
-        return true;
-    case KK_REDUCE:
-        if (k->u.reduce.in < 0 || k->u.reduce.in >= k->nin || k->in[k->u.reduce.in].rank < r)
-            return ogen_fail(g, "internal error: reduce kernel %d has an input of the wrong rank", g->ki);
-        return true;
-    case KK_GATHER: {
-        const GatherInfo *ga = &k->u.gather;
-        if (ga->in < 0 || ga->in >= k->nin || ga->idx < 0 || ga->idx >= k->nin || ga->axis < 0 ||
-            ga->axis >= k->in[ga->in].rank || k->in[ga->in].rank - 1 + k->in[ga->idx].rank != r ||
-            (p->bufs[k->in[ga->idx].buf].dt != DT_I32 && p->bufs[k->in[ga->idx].buf].dt != DT_I64))
-            return ogen_fail(g, "internal error: gather kernel %d has views of the wrong ranks", g->ki);
-        return true;
-    }
-    case KK_ATTENTION: {
-        const AttnInfo *a = &k->u.attn;
-        int32_t ids[4] = {a->q, a->k, a->v, a->mask};
-        bool segmented = a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT; /* NaViT (docs/NAVIT.md) */
-        if (segmented && (a->mask < 0 || a->mask >= k->nin || p->bufs[k->in[a->mask].buf].dt != DT_I32))
-            return ogen_fail(g, "internal error: attention kernel %d has no i32 segment ids", g->ki);
-        for (int i = 0; i < 4; i++)
-            if ((i < 3 || ids[i] >= 0) && (ids[i] < 0 || ids[i] >= k->nin || k->in[ids[i]].rank != r))
-                return ogen_fail(g, "internal error: attention kernel %d has operands of the wrong rank", g->ki);
-        return r >= 2 ? true : ogen_fail(g, "internal error: attention kernel %d has rank %d", g->ki, r);
-    }
-    case KK_MOE_ROUTE:
-        if (k->u.moe_route.gates < 0 || k->u.moe_route.gates >= k->nin)
-            return ogen_fail(g, "internal error: moe_route kernel %d has no gates view", g->ki);
-        return true;
-    case KK_MOE_COMBINE: {
-        const MoeCombineInfo *mc = &k->u.moe_combine;
-        if (mc->y < 0 || mc->y >= k->nin || mc->route < 0 || mc->route >= k->nin || mc->gates < 0 ||
-            mc->gates >= k->nin)
-            return ogen_fail(g, "internal error: moe_combine kernel %d has views out of range", g->ki);
-        return true;
-    }
-    case KK_SEGMENT_REDUCE: {
-        const SegReduceInfo *si = &k->u.segred;
-        if (r < 2 || si->x < 0 || si->x >= k->nin || si->seg < 0 || si->seg >= k->nin || k->in[si->x].rank != r ||
-            k->in[si->seg].rank != 1 || p->bufs[k->in[si->seg].buf].dt != DT_I32 ||
-            (si->reduce != SEGRED_SUM && si->reduce != SEGRED_MEAN && si->reduce != SEGRED_MAX))
-            return ogen_fail(g, "internal error: segment_reduce kernel %d has views of the wrong ranks", g->ki);
-        return true;
-    }
-    default:
-        return ogen_fail(g, "kernel %d: the OpenCL backend has no code for kernel kind %d", g->ki, (int)k->kind);
-    }
+    const Kernel *k = &g->p->kernels[ki];
+    char msg[256];
+    if (!plan_kernel_check(g->p, ki, msg, sizeof msg))
+        return ogen_fail(g, "internal error: %s", msg);
+    if (k->kind == KK_GEMM && k->u.gemm.pack_nr > 0 && k->in[k->u.gemm.b].rank != 3)
+        return ogen_fail(g, "internal error: GEMM kernel %d has weights packed per batch index, which the OpenCL "
+                         "backend does not generate", ki);
+    return true;
 }
 
 static const char *const kind_names[KK_COUNT] = {
@@ -479,7 +421,7 @@ static const char *const kind_names[KK_COUNT] = {
 bool ocl_gen_kernel(OGen *g, int32_t ki)
 {
     const Kernel *k = &g->p->kernels[ki];
-    if (!kernel_valid(g, k))
+    if (!kernel_valid(g, ki))
         return false;
     if (k->kind == KK_GEMM)
         return ocl_gen_gemm(g);

@@ -279,6 +279,43 @@ static void test_concat_symbolic(void **state)
     }
 }
 
+/* A malformed kernel (an operand index out of range, a view of the wrong rank) fails the
+ * plan's check with the kernel named, and the backend refuses it instead of generating code. */
+static void test_malformed_kernel(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("t");
+    Type tx = {DT_F32, {2, {dim_const(4), dim_const(8)}}}, tw = {DT_F32, {2, {dim_const(8), dim_const(3)}}};
+    int32_t x = input(g, "x", tx), w = input(g, "w", tw);
+    assert_true(ir_add_output(g, "y", node(g, OP_MATMUL, (int32_t[]){x, w}, 2, NULL)));
+    IrError err;
+    Plan *p = plan_build(g, &err);
+    assert_non_null(p);
+    char msg[256];
+    int32_t gemm = -1;
+    for (int32_t i = 0; i < p->nkernels; i++) {
+        assert_true(plan_kernel_check(p, i, msg, sizeof msg));
+        if (p->kernels[i].kind == KK_GEMM)
+            gemm = i;
+    }
+    assert_true(gemm >= 0);
+    Kernel *k = &p->kernels[gemm];
+    int32_t a = k->u.gemm.a;
+    k->u.gemm.a = k->nin; /* out of range */
+    assert_false(plan_kernel_check(p, gemm, msg, sizeof msg));
+    assert_non_null(strstr(msg, "GEMM kernel has operands of the wrong rank"));
+    k->u.gemm.a = a;
+    k->in[a].rank = 1; /* A of rank 1 under an output of rank 2 */
+    assert_false(plan_kernel_check(p, gemm, msg, sizeof msg));
+    LlvmOptions lo = {.opt_level = 0};
+    LlvmJit *j = llvm_jit_new(p, &lo, &err);
+    assert_null(j);
+    assert_non_null(strstr(err.msg, "internal error: kernel"));
+    assert_non_null(strstr(err.msg, "wrong rank"));
+    plan_free(p);
+    ir_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_div_pow_int),   cmocka_unit_test(test_int_errors_defined),
         cmocka_unit_test(test_logic_select),  cmocka_unit_test(test_casts),
         cmocka_unit_test(test_views_and_chains), cmocka_unit_test(test_concat_symbolic),
+        cmocka_unit_test(test_malformed_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,30 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "timing.h"
-#include "vitrt.h"
-
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, n) && line[n] == ':')
-            v = atol(line + n + 1);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    void (*close)(vit_model *);
-} Abi;
 
 typedef struct {
     const Abi *abi;
@@ -71,17 +49,9 @@ int main(int argc, char **argv)
     }
     const char *save = argc >= 8 && !strcmp(argv[6], "--save") ? argv[7] : NULL;
     int threads = atoi(argv[3]), runs = atoi(argv[4]);
-    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "navit: %s\n", dlerror());
-        return 1;
-    }
     Abi abi;
-    *(void **)&abi.open = dlsym(h, "vit_open");
-    *(void **)&abi.info = dlsym(h, "vit_info");
-    *(void **)&abi.run = dlsym(h, "vit_run");
-    *(void **)&abi.set_threads = dlsym(h, "vit_set_threads");
-    *(void **)&abi.close = dlsym(h, "vit_close");
+    if (abi_load(&abi, argv[1], "navit"))
+        return 1;
     vit_model *m = abi.open(argv[2], err, sizeof err);
     if (!m) {
         fprintf(stderr, "navit: %s\n", err);
@@ -139,6 +109,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         free((void *)ims[i].pixels);
     free(out);
-    dlclose(h);
+    dlclose(abi.handle);
     return 0;
 }

@@ -27,30 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "timing.h"
-#include "vitrt.h"
-
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, n) && line[n] == ':')
-            v = atol(line + n + 1);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    void (*close)(vit_model *);
-} Abi;
 
 typedef struct {
     const Abi *abi;
@@ -130,21 +108,9 @@ int main(int argc, char **argv)
     }
     if (threads < 1 || runs < 1 || n < 1)
         return 2;
-    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "vitc_time: %s\n", dlerror());
-        return 1;
-    }
     Abi abi;
-    *(void **)&abi.open = dlsym(h, "vit_open");
-    *(void **)&abi.info = dlsym(h, "vit_info");
-    *(void **)&abi.run = dlsym(h, "vit_run");
-    *(void **)&abi.set_threads = dlsym(h, "vit_set_threads");
-    *(void **)&abi.close = dlsym(h, "vit_close");
-    if (!abi.open || !abi.info || !abi.run || !abi.set_threads || !abi.close) {
-        fprintf(stderr, "vitc_time: %s does not export the vitrt.h ABI\n", so);
+    if (abi_load(&abi, so, "vitc_time"))
         return 1;
-    }
     Run r = {&abi, NULL, NULL, n, NULL, {0}};
     if (!(r.m = abi.open(weights, r.err, sizeof r.err))) {
         fprintf(stderr, "vitc_time: %s\n", r.err);
@@ -200,7 +166,7 @@ int main(int argc, char **argv)
     if (mem)
         printf("mem %d %ld %ld %ld\n", n, status_kb("VmHWM"), status_kb("RssFile"), status_kb("RssAnon"));
     abi.close(r.m);
-    dlclose(h);
+    dlclose(abi.handle);
     free(pixels);
     free(images);
     free(r.out);

@@ -15,8 +15,9 @@
  * broadcasts one A element per row (x86: vfmadd231ps with an embedded {1toN} broadcast),
  * llvm.fmuladd throughout (an FMA where the target has one), and prefetches the panel 16
  * rows ahead (~+10% on the MLP shapes of ViT-B/16, whose B comes from L3) and, with packed B,
- * the next column group's block of B into L2, one line per k of a tile's first micro-kernels
- * (each tile a share; ~5% on 197×768×3072, ~2.5% on ViT-B/16 at batch 1).
+ * the next column group's block of B into L2: each tile a share, spread over its micro-kernels
+ * (one line per k of each one's first k; ~5% on 197×768×3072, ~2.5% on ViT-B/16 at batch 1,
+ * ~1% more spread than when the tile's first micro-kernel issued its whole share at once).
  *
  * B panels: a panel is K rows of NR' contiguous floats (NR' ≥ NR, a multiple). When the
  * plan packed B (GemmInfo.pack_nr, at load time), the micro-kernel reads the packed buffer
@@ -29,13 +30,15 @@
  * consecutive tiles share B's columns (they stay in L2); batch × ⌈N/NC⌉ × ⌈M/MC⌉ when B
  * differs per batch index (one index's A then stays in L2 across its column groups). When
  * every view steps over the last batch dim as over M rows (a contiguous batch of images),
- * that dim folds into M: batch 8 of ViT-B/16 is one GEMM of 1576 rows. MR may be a row or
- * two narrower than the target's when M's remainder is then cheaper (rows_per_block: 416 =
- * 32·13). A tile of MC × NC outputs:
+ * that dim folds into M: batch 8 of ViT-B/16 is one GEMM of 1576 rows. With packed B the
+ * row blocks are MR rows and MR − 1 rows, as many of the latter as leave no remainder
+ * (row_groups: 197 = 2·14 + 13·13, 1576 = 107·14 + 6·13), where a remainder of 1 row, run by
+ * a latency-bound 1-row micro-kernel that streams a whole panel of B for one row, cost ~4%
+ * of a 197-row GEMM. A tile of MC × NC outputs:
  *
  *   for kb in K by KC:                   (one block when K ≤ KC: no partial sums)
  *     [copy B[kb:kb+KC, n0:n0+NC] into panels on the stack]
- *     for mb in the tile's rows by MR:   (the last block's rows by 4, then by 1)
+ *     for mb in the tile's rows by MR:   (MR or MR − 1 rows; a last block of fewer by 4, then by 1)
  *       for each panel p of the tile:
  *         acc = kb = 0 ? 0 : partial sums (stack); acc += A[mb.., kb..]·panel p; acc → stack
  *         last kb: for each row: epilogue(sums) → out (vector mode, masked past N)
@@ -61,6 +64,8 @@ typedef struct {
     int64_t kc, nc, mc;       /* blocking: K per block, columns and rows per tile */
     int pnr;                  /* columns per panel in memory (packed: pack_nr; else nr) */
     bool packed, single_k;
+    bool mixed;               /* row blocks of MR and MR − 1 rows (row_groups) */
+    bool short_block;         /* blocks of MR − 1 rows occur (mixed) */
     /* values of the current tile */
     LLVMValueRef M, N, K;
     LLVMValueRef *idx;        /* output index: batch dims set */
@@ -72,6 +77,7 @@ typedef struct {
     LLVMValueRef pfnext;      /* packed: where this tile's share of the next column group's B starts */
     LLVMValueRef pfchunk;     /* the lines of that share */
     LLVMValueRef pfj0;        /* the share's line at k = 0 of the current micro-kernel */
+    LLVMValueRef pfper;       /* the lines of the share each micro-kernel prefetches (share / calls) */
     LLVMTypeRef vt;           /* <VL x float> */
 } Gc;
 
@@ -89,25 +95,6 @@ static int vectors_per_row(const GenTarget *t) { return t->vl == 16 ? 2 : t->nre
 
 int gen_gemm_panel(const GenTarget *t) { return t->vl * vectors_per_row(t); }
 
-/* MR for M rows: the widest micro-tile, or one or two rows narrower when that leaves a
- * cheaper remainder (the rest of M goes through 4-row micro-kernels, ~1.5× the time per
- * row, and 1-row ones, ~4×: latency-bound): M = 416 (a MoE expert's capacity) is 32 blocks
- * of 13 instead of 29 of 14 + 4 + 4 + 1 + 1. A narrower tile costs ~1% per row less. */
-static int rows_per_block(int mr, int64_t m)
-{
-    int best = mr;
-    double best_cost = 0;
-    for (int r = mr; r >= mr - 2 && r >= 6; r--) {
-        int64_t rem = m % r;
-        double cost = (double)(m - rem) * (1 + 0.01 * (mr - r)) + (double)(rem / 4 * 4) * 1.5 + (double)(rem % 4) * 4;
-        if (r == mr || cost < best_cost) {
-            best = r;
-            best_cost = cost;
-        }
-    }
-    return best;
-}
-
 /* The code's shape for kernel k on this target. */
 static void shape(const Gen *g, const Kernel *k, Gc *c)
 {
@@ -119,8 +106,8 @@ static void shape(const Gen *g, const Kernel *k, Gc *c)
     c->packed = gi->pack_nr > 0;
     if (k->sched.tile_m > 0 && k->sched.tile_m <= MAX_MR)
         c->mr = k->sched.tile_m;
-    else if (c->packed && dim_is_const(gi->m) && gi->m.n > 0)
-        c->mr = rows_per_block(c->mr, gi->m.n);
+    /* row blocks of MR and MR − 1 rows (row_groups): packed B, whose tiles are one block */
+    c->mixed = c->packed && k->sched.tile_m <= 0 && c->mr >= 6;
     if (c->packed)
         while (c->nrv > 1 && gi->pack_nr % (c->nrv * c->vl) != 0)
             c->nrv--;
@@ -247,6 +234,55 @@ static bool fold_batch(const Kernel *k, Kernel *flat, View *ins)
     return true;
 }
 
+/* ---- row groups ---- */
+
+/* The tiles' row groups of M rows. Mixed (packed B, MC = MR): x blocks of MR rows, then y
+ * of MR − 1 with y = (MR − M mod MR) mod MR, the least y for which x·MR + y·(MR − 1) = M
+ * (as M + y ≡ 0 mod MR), when y·(MR − 1) ≤ M (any M ≥ (MR − 1)²; else y = 0 and the last
+ * group has the M mod MR rows left); otherwise groups of MC rows, the last one shorter. */
+typedef struct {
+    LLVMValueRef x, y, count;
+} Rows;
+
+static Rows row_groups(Gen *g, const Gc *c, LLVMValueRef M)
+{
+    LLVMBuilderRef b = g->b;
+    Rows r = {0};
+    if (!c->mixed) {
+        r.count = ceil_div(g, M, c->mc);
+        return r;
+    }
+    LLVMValueRef mr = gen_i64(g, c->mr), left = LLVMBuildSRem(b, M, mr, "");
+    LLVMValueRef y = LLVMBuildSRem(b, LLVMBuildNSWSub(b, mr, left, ""), mr, "");
+    LLVMValueRef lo = LLVMBuildNSWMul(b, y, gen_i64(g, c->mr - 1), "");
+    LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSLE, lo, M, "");
+    r.y = LLVMBuildSelect(b, fits, y, gen_i64(g, 0), "");
+    r.x = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, M, LLVMBuildSelect(b, fits, lo, gen_i64(g, 0), ""), ""), mr, "");
+    LLVMValueRef rest = LLVMBuildSelect(b, fits, gen_i64(g, 0), left, "");
+    r.count = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, r.x, r.y, ""),
+                              LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, rest, gen_i64(g, 0), ""), g->t_i64, ""), "");
+    return r;
+}
+
+/* Rows [*m0, *m1) of row group mg. */
+static void row_group(Gen *g, const Gc *c, const Rows *r, LLVMValueRef M, LLVMValueRef mg, LLVMValueRef *m0,
+                      LLVMValueRef *m1)
+{
+    LLVMBuilderRef b = g->b;
+    if (!c->mixed) {
+        *m0 = LLVMBuildNSWMul(b, mg, gen_i64(g, c->mc), "");
+        *m1 = imin(g, M, LLVMBuildNSWAdd(b, *m0, gen_i64(g, c->mc), ""));
+        return;
+    }
+    LLVMValueRef hi = LLVMBuildICmp(b, LLVMIntSLT, mg, r->x, "");
+    LLVMValueRef after = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, r->x, gen_i64(g, c->mr), ""),
+                                         LLVMBuildNSWMul(b, imin(g, LLVMBuildNSWSub(b, mg, r->x, ""), r->y),
+                                                         gen_i64(g, c->mr - 1), ""), "");
+    *m0 = LLVMBuildSelect(b, hi, LLVMBuildNSWMul(b, mg, gen_i64(g, c->mr), ""), after, "");
+    LLVMValueRef h = LLVMBuildSelect(b, hi, gen_i64(g, c->mr), gen_i64(g, c->mr - 1), "");
+    *m1 = imin(g, M, LLVMBuildNSWAdd(b, *m0, h, ""));
+}
+
 LLVMValueRef gen_gemm_extent(Gen *g)
 {
     const Kernel *saved = g->k;
@@ -258,7 +294,7 @@ LLVMValueRef gen_gemm_extent(Gen *g)
     shape(g, g->k, &c);
     const GemmInfo *gi = &g->k->u.gemm;
     LLVMValueRef n = LLVMBuildNSWMul(g->b, batch_count(g), ceil_div(g, gen_dim(g, gi->n), c.nc), "");
-    n = LLVMBuildNSWMul(g->b, n, ceil_div(g, gen_dim(g, gi->m), c.mc), "");
+    n = LLVMBuildNSWMul(g->b, n, row_groups(g, &c, gen_dim(g, gi->m)).count, "");
     g->k = saved;
     return n;
 }
@@ -366,8 +402,9 @@ static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pba
         arow[i] = gen_offset_step(g, gen_offset_step(g, c->abase, mi, A->strides[r - 2]), c->kb, A->strides[r - 1]);
     }
     LLVMValueRef zero = gen_i64(g, 0);
-    if (c->pfj0 && mr == c->mr) { /* the first k of the tile's share prefetch the next B */
+    if (c->pfj0) { /* the first k of each micro-kernel prefetch its part of the tile's share */
         LLVMValueRef left = LLVMBuildNSWSub(b, c->pfchunk, c->pfj0, "");
+        left = imin(g, left, c->pfper);
         LLVMValueRef split = imin(g, c->kcur, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, left, zero, ""), left,
                                                               zero, ""));
         k_loop(g, c, mr, arow, pbase, ldb, zero, split, true, acc);
@@ -459,9 +496,9 @@ static void rows_block(Gen *g, Gc *c, LLVMValueRef m, LLVMValueRef rows, int res
     GenLoop p;
     gen_loop_begin(g, &p, gen_i64(g, 0), c->npanels, "panel");
     LLVMValueRef col0 = LLVMBuildNSWAdd(b, c->n0, LLVMBuildNSWMul(b, p.iv, gen_i64(g, c->nr), ""), "");
-    if (c->pfnext) /* iterations before this call in the tile: (K block · panels + panel) · KC */
+    if (c->pfnext) /* the part of this call: (K block · panels + panel) · lines per call */
         c->pfj0 = LLVMBuildNSWMul(
-            b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, c->kbi, c->npanels, ""), p.iv, ""), gen_i64(g, c->kc), "");
+            b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, c->kbi, c->npanels, ""), p.iv, ""), c->pfper, "");
     LLVMValueRef pbase, ldb;
     if (c->packed) { /* panel col0 / pnr, column col0 mod pnr, row kb */
         LLVMValueRef pp = LLVMBuildSDiv(b, col0, gen_i64(g, c->pnr), "");
@@ -482,23 +519,37 @@ static void rows_block(Gen *g, Gc *c, LLVMValueRef m, LLVMValueRef rows, int res
         base = tile_ptr(g, c->cbuf, c->nc, LLVMBuildNSWSub(b, m, c->m0, ""), LLVMBuildNSWSub(b, col0, c->n0, ""));
         ld = c->nc;
     }
-    if (!rest) {
+    if (!rest && !c->short_block) {
         block_part(g, c, c->mr, m, gen_i64(g, 0), pbase, ldb, base, ld);
-    } else {
+    } else { /* MR rows; else MR − 1 (short_block); else by 4 and by 1 (rest) */
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mfull");
-        LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mrest");
+        LLVMBasicBlockRef other = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mother");
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mblock_done");
-        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, rows, gen_i64(g, c->mr), ""), full, part);
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, rows, gen_i64(g, c->mr), ""), full, other);
         LLVMPositionBuilderAtEnd(b, full);
         block_part(g, c, c->mr, m, gen_i64(g, 0), pbase, ldb, base, ld);
         LLVMBuildBr(b, done);
-        LLVMPositionBuilderAtEnd(b, part);
-        LLVMValueRef four = LLVMBuildAnd(b, rows, gen_i64(g, ~(int64_t)3), "");
-        if (rest & 4)
-            parts_loop(g, c, 4, m, gen_i64(g, 0), four, pbase, ldb, base, ld);
-        if (rest & 1)
-            parts_loop(g, c, 1, m, four, rows, pbase, ldb, base, ld);
-        LLVMBuildBr(b, done);
+        LLVMPositionBuilderAtEnd(b, other);
+        if (c->short_block) {
+            LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mshort");
+            LLVMBasicBlockRef part = rest ? LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mrest") : one;
+            if (rest)
+                LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, rows, gen_i64(g, c->mr - 1), ""), one, part);
+            else
+                LLVMBuildBr(b, one);
+            LLVMPositionBuilderAtEnd(b, one);
+            block_part(g, c, c->mr - 1, m, gen_i64(g, 0), pbase, ldb, base, ld);
+            LLVMBuildBr(b, done);
+            LLVMPositionBuilderAtEnd(b, part);
+        }
+        if (rest) {
+            LLVMValueRef four = LLVMBuildAnd(b, rows, gen_i64(g, ~(int64_t)3), "");
+            if (rest & 4)
+                parts_loop(g, c, 4, m, gen_i64(g, 0), four, pbase, ldb, base, ld);
+            if (rest & 1)
+                parts_loop(g, c, 1, m, four, rows, pbase, ldb, base, ld);
+            LLVMBuildBr(b, done);
+        }
         LLVMPositionBuilderAtEnd(b, done);
     }
     if (c->single_k) {
@@ -555,18 +606,25 @@ static void tile_rows(Gen *g, Gc *c, LLVMValueRef m0, LLVMValueRef m1)
     LLVMBuilderRef b = g->b;
     const GemmInfo *gi = &g->k->u.gemm;
     int rest = 5; /* a symbolic M can leave any remainder: both 4- and 1-row parts */
+    c->short_block = c->mixed;
     if (dim_is_const(gi->m)) { /* M mod MR (MC is a multiple of MR) */
-        int left = (int)(gi->m.n % c->mr);
+        int64_t m = gi->m.n, left = m % c->mr, y = (c->mr - left) % c->mr;
+        if (c->mixed && y * (c->mr - 1) <= m) /* row_groups: blocks of MR and MR − 1, no rest */
+            left = 0;
+        else
+            y = 0;
+        c->short_block = y > 0;
         rest = (left >= 4 ? 4 : 0) | (left % 4 ? 1 : 0);
     }
     if (c->mr <= 4)
         rest &= 1;
     GenLoop mb;
     LLVMValueRef rows = LLVMBuildNSWSub(b, m1, m0, "");
-    gen_loop_begin(g, &mb, gen_i64(g, 0), rest ? ceil_div(g, rows, c->mr) : LLVMBuildSDiv(b, rows, gen_i64(g, c->mr), ""),
+    bool ragged = rest || c->short_block; /* blocks of fewer than MR rows */
+    gen_loop_begin(g, &mb, gen_i64(g, 0), ragged ? ceil_div(g, rows, c->mr) : LLVMBuildSDiv(b, rows, gen_i64(g, c->mr), ""),
                    "mblock");
     LLVMValueRef m = LLVMBuildNSWAdd(b, m0, LLVMBuildNSWMul(b, mb.iv, gen_i64(g, c->mr), ""), "");
-    rows_block(g, c, m, rest ? imin(g, gen_i64(g, c->mr), LLVMBuildNSWSub(b, m1, m, "")) : gen_i64(g, c->mr), rest);
+    rows_block(g, c, m, ragged ? imin(g, gen_i64(g, c->mr), LLVMBuildNSWSub(b, m1, m, "")) : gen_i64(g, c->mr), rest);
     gen_loop_end(g, &mb, LOOP_PLAIN);
 }
 
@@ -626,7 +684,8 @@ static void gemm_kernel(Gen *g)
         c.cbuf = gen_alloca(g, LLVMArrayType(g->t_f32, (unsigned)(c.mc * c.nc)), "partial");
     else
         c.ctile = gen_alloca(g, LLVMArrayType(g->t_f32, (unsigned)(c.mr * c.nr)), "sums");
-    LLVMValueRef mgroups = ceil_div(g, c.M, c.mc);
+    Rows rg = row_groups(g, &c, c.M);
+    LLVMValueRef mgroups = rg.count;
 
     GenLoop it;
     gen_loop_begin(g, &it, LLVMGetParam(g->fn, 2), LLVMGetParam(g->fn, 3), "tile");
@@ -661,8 +720,8 @@ static void gemm_kernel(Gen *g)
     c.abase = gen_view_base(g, A, idx, r - 2);
     /* B's batch index: its own view, or a batched weight's panel set (packed, rank r + 1) */
     c.bbase = c.packed && B->rank == 3 ? gen_dim(g, B->offset) : gen_view_base(g, B, idx, r - 2);
-    LLVMValueRef m0 = LLVMBuildNSWMul(b, mg, gen_i64(g, c.mc), "");
-    LLVMValueRef m1 = imin(g, c.M, LLVMBuildNSWAdd(b, m0, gen_i64(g, c.mc), ""));
+    LLVMValueRef m0, m1;
+    row_group(g, &c, &rg, c.M, mg, &m0, &m1);
     c.n0 = LLVMBuildNSWMul(b, ng, gen_i64(g, c.nc), "");
     c.n1 = imin(g, c.N, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""));
     c.npanels = ceil_div(g, LLVMBuildNSWSub(b, c.n1, c.n0, ""), c.nr);
@@ -670,15 +729,20 @@ static void gemm_kernel(Gen *g)
     if (c.packed) {
         /* the next column group's block of B, into L2 while this one runs: contiguous panels
          * from panel (n0 + NC) / pnr (for a batched weight, past its last group: the next
-         * index's first), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, one line
-         * per k of the tile's first micro-kernels. Without it the first row block of each
-         * column group waits on memory for B (a model's weights are used once per run). */
+         * index's first), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, spread
+         * over the tile's micro-kernels: one line per k of the first pfper k of each (a
+         * share issued at once queued behind memory and slowed the loads of the kernel).
+         * Without it the first row block of each column group waits on memory for B (a
+         * model's weights are used once per run). */
         LLVMValueRef lines = ceil_div(g, LLVMBuildNSWMul(b, gen_i64(g, c.nc), c.K, ""), 16);
         c.pfchunk = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, lines, LLVMBuildNSWSub(b, mgroups, gen_i64(g, 1), ""), ""),
                                   mgroups, "");
         LLVMValueRef first = LLVMBuildNSWMul(
             b, LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""), gen_i64(g, c.pnr), ""),
             LLVMBuildNSWMul(b, c.K, gen_i64(g, c.pnr), ""), "");
+        LLVMValueRef calls = LLVMBuildNSWMul(b, c.npanels, c.single_k ? gen_i64(g, 1) : ceil_div(g, c.K, c.kc), "");
+        c.pfper = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.pfchunk, LLVMBuildNSWSub(b, calls, gen_i64(g, 1), ""), ""),
+                                calls, "");
         c.pfnext = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, c.bbase, first, ""),
                                    LLVMBuildNSWMul(b, LLVMBuildNSWMul(b, mg, c.pfchunk, ""), gen_i64(g, 16), ""), "");
     }

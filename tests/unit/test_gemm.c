@@ -3,7 +3,8 @@
  *
  *   - weights (parameters, in timm's (out, in) layout and as stored) packed into panels at
  *     load time, on odd shapes: M, N, K of 1, primes, one off the micro-tile and panel
- *     sizes, K = 3072, M with a cheaper remainder for a narrower micro-tile (26, 24, 416);
+ *     sizes, K = 3072, M in row blocks of 14 and 13 rows or with a remainder (26, 24, 169,
+ *     155, 1576, 416);
  *     the plan really packs (pack_nr, once-kernels, a folded buffer);
  *   - B an activation (copied into panels per tile): n-stride 1, transposed, batched with
  *     a symbolic batch, broadcast batch dims;
@@ -232,9 +233,15 @@ static void test_gemm_packed_shapes(void **state)
     linear_case(5, 3072, 37, true, 2, false, 1e-4, &HOST);
     linear_case(16, 3072, 64, true, 1, true, 1e-4, &HOST);
     linear_case(19, 768, 768, true, 3, false, 5e-5, &HOST);
-    /* M whose remainder is cheaper with a narrower micro-tile (AVX-512: 13 or 12 rows) */
+    /* row blocks of 14 and 13 rows (AVX-512; llvm_gemm.c row_groups): 26 = 2·13, 169 = 13·13,
+     * 1576 = 107·14 + 6·13; too few rows for that, 14 + a remainder (24 = 14 + 4 + 4 + 1 + 1,
+     * 155 = 11·14 + 1); batch (symbolic B): the folded M = 2·M at run time */
     linear_case(26, 64, 70, true, 2, false, 2e-5, &HOST);
     linear_case(24, 40, 33, false, 1, true, 2e-5, &HOST);
+    linear_case(169, 24, 40, true, 1, false, 2e-5, &HOST);
+    linear_case(155, 24, 40, true, 3, true, 2e-5, &HOST);
+    linear_case(1576, 16, 33, true, 2, false, 2e-5, &HOST);
+    linear_case(197, 20, 64, true, 1, true, 2e-5, &HOST);
 }
 
 static void test_gemm_schedules(void **state)
@@ -295,7 +302,7 @@ static void test_gemm_batched_weights(void **state)
     batched_weight_case(4, 6, 33, 17, false, true, &HOST);   /* transposed weights */
     batched_weight_case(2, 20, 1100, 40, false, false, &HOST); /* K in blocks */
     batched_weight_case(1, 5, 8, 9, true, true, &HOST);
-    batched_weight_case(2, 416, 48, 40, false, false, &HOST); /* a MoE expert's 416 rows: 32 × 13 */
+    batched_weight_case(2, 416, 48, 40, false, false, &HOST); /* a MoE expert's 416 rows: 26 × 14 + 4 × 13 */
     Opts o = {.tile_m = 4, .tile_n = 32, .tile_k = 24};
     batched_weight_case(3, 17, 50, 70, true, false, &o);
 }

@@ -291,10 +291,7 @@ LLVMValueRef gen_kernel(Gen *g, int32_t ki)
     case KK_GEMM: gen_row_gemm(g, idx, rowbase, outbase); break;
     case KK_ROW: gen_row_norm(g, idx, rowbase, outbase); break;
     case KK_REDUCE: gen_row_reduce(g, idx, rowbase, outbase); break;
-    case KK_GATHER:
-        if (!gen_row_gather_rows(g, idx, rowbase, outbase))
-            gen_row_gather(g, idx, rowbase, outbase);
-        break;
+    case KK_GATHER: gen_row_gather(g, idx, rowbase, outbase); break;
     case KK_MOE_ROUTE: gen_row_moe_route(g, idx, rowbase, outbase); break;
     case KK_MOE_COMBINE: gen_row_moe_combine(g, idx, rowbase, outbase); break;
     case KK_SEGMENT_REDUCE: gen_row_segment_reduce(g, idx, rowbase, outbase); break;

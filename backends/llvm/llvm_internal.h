@@ -211,10 +211,6 @@ void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVM
  * (KK_MOE_COMBINE). */
 void gen_row_moe_route(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
 void gen_row_moe_combine(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
-/* KK_GATHER when the index does not vary along the row (the gathered axis is not the
- * table's last): one bounds check per row, then a vectorised row copy with the epilogue on
- * vectors (the MoE dispatch). false: not such a gather, nothing generated. */
-bool gen_row_gather_rows(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
 
 /* ---- llvm_segment.c ---- */
 /* KK_SEGMENT_REDUCE: one output row (a segment's pooled row). */

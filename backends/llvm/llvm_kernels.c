@@ -2,14 +2,17 @@
  * llvm_gen.c for the skeleton). Floats accumulate in f32, integers in i64.
  *
  *   ELEMENTWISE  for j: out = expr
- *   GEMM         (integer, f16 and bf16 operands; f32 GEMMs are llvm_gemm.c's) B's n-stride 1: rows of NT outputs accumulate in a stack buffer, k outer,
+ *   GEMM         (integer, f16 and bf16 operands; f32 GEMMs are llvm_gemm.c's) B's n-stride
+ *                1: rows of NT outputs accumulate in a stack buffer, k outer,
  *                n inner (an axpy per k, vectorised, llvm.fmuladd); otherwise (B's k-stride
  *                1 is the transposed-weight case) one dot product over k per output,
  *                vectorised with reassociation allowed. Then the epilogue per output.
  *   ROW          llvm_row.c
  *   REDUCE       per output element, nested loops over the reduced (trailing) axes.
  *   GATHER       per output element, the index is loaded, checked (0 ≤ i < len; else the
- *                error cell gets RT_ERR_INDEX and the element is 0) and the table read.
+ *                error cell gets RT_ERR_INDEX and the element is 0) and the table read;
+ *                a whole row at once (one check, vector copy) when the index does not
+ *                vary along the row (an embedding lookup, the MoE dispatch).
  */
 #include <math.h>
 
@@ -263,8 +266,75 @@ void gen_row_reduce(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVM
 
 /* ---- GATHER ---- */
 
+typedef struct {
+    LLVMValueRef *idx;
+    const LLVMValueRef *rowbase;
+    LLVMValueRef outbase, tbase; /* the output row; the table row (NULL: zeros) */
+} GatherRow;
+
+static void gather_row_body(Gen *g, void *ctx, LLVMValueRef j0)
+{
+    GatherRow *e = ctx;
+    const Kernel *k = g->k;
+    const View *tv = &k->in[k->u.gather.in];
+    int32_t r = k->out.rank;
+    DType adt = gen_acc_dtype(k);
+    e->idx[r - 1] = j0;
+    LLVMValueRef v;
+    if (e->tbase)
+        v = gen_load_vec(g, tv->buf, gen_offset_step(g, e->tbase, j0, tv->strides[tv->rank - 1]),
+                         tv->strides[tv->rank - 1], g->vmask, adt);
+    else
+        v = gen_const(g, 0, adt); /* a vector in vector mode */
+    GenPoint pt = {e->idx, v, e->rowbase};
+    gen_store_result(g, &pt, e->outbase);
+}
+
+/* When the index does not vary along the row (the gathered axis is not the table's last:
+ * an embedding lookup, the MoE dispatch): one bounds check per row, then a vectorised row
+ * copy with the epilogue on vectors. false: not such a gather, nothing generated. */
+static bool gather_rows(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
+{
+    const Kernel *k = g->k;
+    const GatherInfo *ga = &k->u.gather;
+    const View *tv = &k->in[ga->in], *iv = &k->in[ga->idx];
+    int32_t r = k->out.rank, ax = ga->axis, ri = iv->rank;
+    /* the row (the output's last axis) must be the table's last axis, not an index axis */
+    if (r < 1 || tv->rank < 2 || ax >= tv->rank - 1 || ax + ri > r - 1 || !gen_use_vectors(g, &k->out) ||
+        !gen_use_vectors(g, tv))
+        return false;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef len = gen_dim(g, tv->dims[ax]);
+    LLVMValueRef at = gen_load(g, iv->buf, gen_view_base(g, iv, idx + ax, ri), DT_I64);
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_in_range");
+    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_out_of_range");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_gathered");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, at, len, ""), ok, bad);
+
+    LLVMPositionBuilderAtEnd(b, ok);
+    LLVMValueRef ti[IR_MAX_RANK];
+    for (int d = 0; d < tv->rank - 1; d++)
+        ti[d] = d < ax ? idx[d] : d == ax ? at : idx[d - 1 + ri];
+    GatherRow e = {idx, rowbase, outbase, gen_view_base(g, tv, ti, tv->rank - 1)};
+    gen_vector_loop(g, gen_dim(g, k->out.dims[r - 1]), gather_row_body, &e);
+    LLVMBuildBr(b, join);
+
+    LLVMPositionBuilderAtEnd(b, bad); /* the error, and zeros as the scalar gather gives */
+    LLVMValueRef s = LLVMBuildStore(b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
+    LLVMSetAlignment(s, 4);
+    LLVMSetOrdering(s, LLVMAtomicOrderingMonotonic); /* threads may all report it */
+    gen_alias(g, s, g->p->nbufs);
+    e.tbase = NULL;
+    gen_vector_loop(g, gen_dim(g, k->out.dims[r - 1]), gather_row_body, &e);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    return true;
+}
+
 void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase)
 {
+    if (gather_rows(g, idx, rowbase, outbase))
+        return;
     const Kernel *k = g->k;
     const GatherInfo *ga = &k->u.gather;
     const View *tv = &k->in[ga->in], *iv = &k->in[ga->idx];

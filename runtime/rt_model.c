@@ -337,7 +337,9 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
         m->syms[s] = 1;
     if (find_io(m, err, errlen) || set_info(m, err, errlen) || load_weights(m, path, err, errlen))
         return -1;
-    /* the constants and the buffers the once-kernels fill (packed weights): one block */
+    /* the constants and the buffers the once-kernels fill (packed weights): one block, in
+     * plan order, so a GEMM's prefetch past its weights' last block reaches the next
+     * GEMM's (llvm_gemm.c) */
     size_t total = 0;
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;

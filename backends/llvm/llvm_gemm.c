@@ -729,7 +729,9 @@ static void gemm_kernel(Gen *g)
     if (c.packed) {
         /* the next column group's block of B, into L2 while this one runs: contiguous panels
          * from panel (n0 + NC) / pnr (for a batched weight, past its last group: the next
-         * index's first), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, spread
+         * index's first; past the last group of a weight, the buffer that follows it in the
+         * runtime's block of packed weights, in plan order: usually the next GEMM's, whose
+         * first block is then on its way too; a prefetch never faults), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, spread
          * over the tile's micro-kernels: one line per k of the first pfper k of each (a
          * share issued at once queued behind memory and slowed the loads of the kernel).
          * Without it the first row block of each column group waits on memory for B (a

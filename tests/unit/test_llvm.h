@@ -6,7 +6,8 @@
  * ir/plan_exec.c does, everything else filled with 0xff bytes so an element no kernel
  * writes shows up as a NaN), then calls every kernel over its extent in `chunks` pieces
  * (checking begin/end) and returns the outputs as interpreter tensors. The results are
- * compared with ir_interp and plan_exec on the same graph.
+ * compared with ir_interp and plan_exec on the same graph. tl_backend() is the LLVM
+ * backend for the cases written once for every backend (backend_cases.h).
  */
 #ifndef VITC_TEST_LLVM_H
 #define VITC_TEST_LLVM_H
@@ -25,6 +26,7 @@
 
 #include "../../backends/llvm/llvm_backend.h"
 #include "../../passes/passes.h"
+#include "backend_cases.h"
 #include "cmd.h"
 #include "init.h"
 
@@ -107,6 +109,48 @@ static inline bool tl_param(const Plan *p, int32_t b, void *mem, const WeightSou
     return true;
 }
 
+/* Binds every symbol of p's graph (64 at most) from the shapes of the inputs, 1 where no
+ * input binds it; false with msg when an input is missing or of another rank. */
+static inline bool tl_bind(const Plan *p, const NamedTensor *in, int nin, int64_t *syms, char *msg, size_t n)
+{
+    for (int s = 0; s < 64; s++)
+        syms[s] = 1;
+    for (int32_t b = 0; b < p->nbufs; b++) {
+        const Buffer *bf = &p->bufs[b];
+        if (bf->kind != BUF_INPUT)
+            continue;
+        const Tensor *t = NULL;
+        for (int j = 0; j < nin; j++)
+            if (strcmp(in[j].name, bf->name) == 0)
+                t = in[j].t;
+        if (!t || t->rank != bf->shape.rank) {
+            snprintf(msg, n, "no (or a wrong) tensor for input '%s'", bf->name);
+            return false;
+        }
+        for (int r = 0; r < t->rank; r++)
+            if (!dim_is_const(bf->shape.d[r]))
+                syms[bf->shape.d[r].sym] = t->dims[r] / bf->shape.d[r].n;
+    }
+    return true;
+}
+
+/* Reads every output of p from its buffer in bufs into out; false when out of memory. */
+static inline bool tl_outputs(const Plan *p, const int64_t *syms, char *const *bufs, Tensor **out)
+{
+    for (int32_t i = 0; i < p->g->noutputs; i++) {
+        int32_t b = p->output_bufs[i];
+        const Buffer *bf = &p->bufs[b];
+        int64_t dims[IR_MAX_RANK];
+        for (int r = 0; r < bf->shape.rank; r++)
+            dims[r] = dim_eval(bf->shape.d[r], syms);
+        if (!(out[i] = tensor_new(bf->dt, bf->shape.rank, dims)))
+            return false;
+        for (int64_t e = 0; e < out[i]->numel; e++)
+            tl_get(bufs[b], bf->dt, e, out[i], e);
+    }
+    return true;
+}
+
 typedef struct {
     int32_t error_cell;     /* what the kernels left in the error cell */
     double seconds;         /* time spent in the kernels */
@@ -128,33 +172,11 @@ static inline bool tl_run(const Plan *p, const LlvmJit *jit, const WeightSource 
     const Graph *g = p->g;
     int64_t bind[64];
     bool ok = false;
-    for (int s = 0; s < g->nsyms && s < 64; s++)
-        bind[s] = -1;
     void **mem = calloc((size_t)p->nbufs + 1, sizeof *mem);
     char **bufs = calloc((size_t)p->nbufs + 1, sizeof *bufs);
     int32_t cell = 0;
-    if (!mem || !bufs)
+    if (!mem || !bufs || !tl_bind(p, in, nin, bind, msg, n))
         goto out;
-    /* symbols from the inputs */
-    for (int32_t b = 0; b < p->nbufs; b++) {
-        const Buffer *bf = &p->bufs[b];
-        if (bf->kind != BUF_INPUT)
-            continue;
-        const Tensor *t = NULL;
-        for (int j = 0; j < nin; j++)
-            if (strcmp(in[j].name, bf->name) == 0)
-                t = in[j].t;
-        if (!t || t->rank != bf->shape.rank) {
-            snprintf(msg, n, "no (or a wrong) tensor for input '%s'", bf->name);
-            goto out;
-        }
-        for (int r = 0; r < t->rank; r++)
-            if (!dim_is_const(bf->shape.d[r]))
-                bind[bf->shape.d[r].sym] = t->dims[r] / bf->shape.d[r].n;
-    }
-    for (int s = 0; s < g->nsyms; s++)
-        if (bind[s] < 0)
-            bind[s] = 1;
     for (int32_t b = 0; b < p->nbufs; b++) {
         const Buffer *bf = &p->bufs[b];
         int64_t numel = shape_numel(&bf->shape, bind);
@@ -196,19 +218,7 @@ static inline bool tl_run(const Plan *p, const LlvmJit *jit, const WeightSource 
         info->error_cell = cell;
         info->seconds = tl_now() - t0;
     }
-    for (int32_t i = 0; i < g->noutputs; i++) {
-        int32_t b = p->output_bufs[i];
-        const Buffer *bf = &p->bufs[b];
-        int64_t dims[IR_MAX_RANK];
-        for (int r = 0; r < bf->shape.rank; r++)
-            dims[r] = dim_eval(bf->shape.d[r], bind);
-        out[i] = tensor_new(bf->dt, bf->shape.rank, dims);
-        if (!out[i])
-            goto out;
-        for (int64_t e = 0; e < out[i]->numel; e++)
-            tl_get(mem[b], bf->dt, e, out[i], e);
-    }
-    ok = true;
+    ok = tl_outputs(p, bind, bufs, out);
 out:
     if (!ok && !msg[0])
         snprintf(msg, n, "out of memory");
@@ -240,6 +250,37 @@ static inline double tl_diff(const Tensor *a, const Tensor *b)
             worst = d;
     }
     return worst;
+}
+
+/* The oracles: ir_interp's outputs in ref and, unless interp_only, plan_exec's in pe. */
+static inline void tl_reference(const Plan *p, const WeightSource *w, const NamedTensor *in, int nin, bool interp_only,
+                                Tensor **ref, Tensor **pe)
+{
+    IrError err = {{0}};
+    if (!ir_interp(p->g, w, in, nin, ref, &err))
+        fail_msg("ir_interp: %s", err.msg);
+    if (!interp_only && !plan_exec(p, w, in, nin, pe, &err))
+        fail_msg("plan_exec: %s", err.msg);
+}
+
+/* Fails, printing the plan and the first elements, when an output of the `backend` run
+ * (`how` it ran, for the message) differs from ir_interp's by more than tol or from
+ * plan_exec's (NULL when interp_only) by more than tol + 1e-15 (plan_exec goes through
+ * doubles: i64 extremes). */
+static inline void tl_compare(const Plan *p, const char *backend, const char *how, Tensor *const *out,
+                              Tensor *const *ref, Tensor *const *pe, double tol, bool interp_only)
+{
+    for (int i = 0; i < p->g->noutputs; i++) {
+        double d1 = tl_diff(out[i], ref[i]), d2 = interp_only ? 0 : tl_diff(out[i], pe[i]);
+        if (d1 > tol || d2 > tol + 1e-15) {
+            plan_print(p, stderr);
+            for (int64_t e = 0; e < out[i]->numel && e < 16; e++)
+                print_message("  [%lld] %s %.9g interp %.9g plan_exec %.9g\n", (long long)e, backend,
+                              tensor_get(out[i], e), tensor_get(ref[i], e), pe[i] ? tensor_get(pe[i], e) : 0.0);
+            fail_msg("output %d%s: differs from the interpreter by %.3g, from plan_exec by %.3g (tolerance %g)", i, how,
+                     d1, d2, tol);
+        }
+    }
 }
 
 typedef struct {
@@ -279,13 +320,9 @@ static inline void tl_check(Graph *g, const WeightSource *w, const NamedTensor *
     Tensor **ref = calloc((size_t)no, sizeof *ref), **pe = calloc((size_t)no, sizeof *pe);
     assert_non_null(ref);
     assert_non_null(pe);
-    bool have_ref = !(c && c->no_reference);
-    if (have_ref) {
-        if (!ir_interp(g, w, in, nin, ref, &err))
-            fail_msg("ir_interp: %s", err.msg);
-        if (!(c && c->interp_only) && !plan_exec(p, w, in, nin, pe, &err))
-            fail_msg("plan_exec: %s", err.msg);
-    }
+    bool have_ref = !(c && c->no_reference), interp_only = c && c->interp_only;
+    if (have_ref)
+        tl_reference(p, w, in, nin, interp_only, ref, pe);
     int runs[2] = {1, 3}, nruns = c && c->chunks ? 1 : 2;
     if (c && c->chunks)
         runs[0] = c->chunks;
@@ -302,16 +339,10 @@ static inline void tl_check(Graph *g, const WeightSource *w, const NamedTensor *
             c->run = info;
         if (c && c->expect_error ? info.error_cell != RT_ERR_INDEX : info.error_cell != 0)
             fail_msg("error cell %d", info.error_cell);
-        for (int i = 0; i < no && have_ref; i++) {
-            double d1 = tl_diff(out[i], ref[i]), d2 = c && c->interp_only ? 0 : tl_diff(out[i], pe[i]);
-            if (d1 > tol || d2 > tol + 1e-15) { /* plan_exec goes through doubles: i64 extremes */
-                plan_print(p, stderr);
-                for (int64_t e = 0; e < out[i]->numel && e < 16; e++)
-                    print_message("  [%lld] llvm %.9g interp %.9g plan_exec %.9g\n", (long long)e,
-                                  tensor_get(out[i], e), tensor_get(ref[i], e), tensor_get(pe[i], e));
-                fail_msg("output %d (%d chunks): differs from the interpreter by %.3g, from plan_exec by %.3g "
-                         "(tolerance %g)", i, runs[r], d1, d2, tol);
-            }
+        if (have_ref) {
+            char how[32];
+            snprintf(how, sizeof how, " (%d chunks)", runs[r]);
+            tl_compare(p, "llvm", how, out, ref, pe, tol, interp_only);
         }
         for (int i = 0; i < no; i++) {
             if (got && r == nruns - 1)
@@ -362,5 +393,20 @@ static inline Tensor *tl_random(DType dt, int rank, const int64_t *dims, double 
     }
     return t;
 }
+
+/* ---- the LLVM backend for backend_cases.c ---- */
+
+static inline void tl_backend_check(const Backend *b, Graph *g, const WeightSource *w, const NamedTensor *in, int nin,
+                                    double tol, BcCheck *f, Tensor **got)
+{
+    TlCheck c = b->opts ? *(const TlCheck *)b->opts : (TlCheck){0};
+    c.expect_error = c.expect_error || f->expect_error;
+    c.no_reference = c.no_reference || f->no_reference;
+    c.interp_only = c.interp_only || f->interp_only;
+    tl_check(g, w, in, nin, tol, &c, got);
+}
+
+/* The LLVM JIT checking with options c (NULL: tl_check's defaults), which must outlive it. */
+static inline Backend tl_backend(const TlCheck *c) { return (Backend){"LLVM", tl_backend_check, c}; }
 
 #endif

@@ -16,6 +16,8 @@
  *   - the reference vectors of tests/reference/navit (PyTorch, each image alone): the
  *     interpreter before and after the pipeline and the JIT, ≤ 1e-5 relative;
  *   - the verifier's checks of packed inputs, and the pass leaving non-segment masks.
+ *
+ * The attention graph and the reference sequences: backend_cases.c.
  */
 #include "test_attention.h"
 
@@ -93,15 +95,6 @@ static int graph_inputs(const Graph *g, const Packed *p, NamedTensor *out)
     return n;
 }
 
-static Graph *parse_vir(const char *text)
-{
-    Diag *d = diag_new(stderr);
-    assert_non_null(d);
-    Graph *g = ir_parse(text, strlen(text), "test.vir", d);
-    diag_free(d);
-    return g;
-}
-
 static void run_passes(Graph *g, const char *pipeline)
 {
     IrError err = {{0}};
@@ -162,53 +155,11 @@ static void assert_no_txt(const Graph *g, int64_t T)
 
 /* ---- segment attention against masked dense attention ---- */
 
-/* q, k, v [1, H, T, Dh] and seg; the prelude's sdpa spelling with the segment mask (and
- * a slot query qs [1, H, S, Dh] with the slot mask). */
-static char *attention_vir(int64_t T, int H, int Dh, int S)
-{
-    char *s = malloc(8192);
-    assert_non_null(s);
-    snprintf(s, 8192,
-             "graph @seg_attention {\n"
-             "  %%p = input {name = \"patches\", pack = patches, patch = 1, channels = 1, images = %d} : f32[%lld,1]\n"
-             "  %%seg = input {name = \"seg\", pack = seg} : i32[%lld]\n"
-             "  %%q = input {name = \"q\"} : f32[1,%d,%lld,%d]\n"
-             "  %%k = input {name = \"k\"} : f32[1,%d,%lld,%d]\n"
-             "  %%v = input {name = \"v\"} : f32[1,%d,%lld,%d]\n"
-             "  %%qs = input {name = \"qs\"} : f32[1,%d,%d,%d]\n"
-             "  %%sq = reshape(%%seg) {shape = [%lld, 1]}\n"
-             "  %%sk = reshape(%%seg) {shape = [1, %lld]}\n"
-             "  %%same = eq(%%sq, %%sk)\n"
-             "  %%zero = constant {data = [0.0]} : i32[]\n"
-             "  %%valid = ge(%%sk, %%zero)\n"
-             "  %%mask = and(%%same, %%valid)\n"
-             "  %%c = constant {data = [%.17g]} : f32[]\n"
-             "  %%qc = mul(%%q, %%c)\n"
-             "  %%l = matmul(%%qc, %%k) {transpose_b = true}\n"
-             "  %%min = constant {data = [-3.4028234663852886e+38]} : f32[]\n"
-             "  %%lm = select(%%mask, %%l, %%min)\n"
-             "  %%pr = softmax(%%lm)\n"
-             "  %%o = matmul(%%pr, %%v)\n"
-             "  %%io = iota {shape = [%d, 1], dtype = i32} : i32[%d,1]\n"
-             "  %%smask = eq(%%sk, %%io)\n"
-             "  %%qsc = mul(%%qs, %%c)\n"
-             "  %%ls = matmul(%%qsc, %%k) {transpose_b = true}\n"
-             "  %%lsm = select(%%smask, %%ls, %%min)\n"
-             "  %%ps = softmax(%%lsm)\n"
-             "  %%os = matmul(%%ps, %%v)\n"
-             "  output out = %%o\n"
-             "  output slots = %%os\n"
-             "}\n",
-             S, (long long)T, (long long)T, H, (long long)T, Dh, H, (long long)T, Dh, H, (long long)T, Dh, H, S, Dh,
-             (long long)T, (long long)T, 1.0 / sqrt((double)Dh), S, S);
-    return s;
-}
-
 static void check_segment_attention(int64_t T, int H, int Dh, const Layout *l, uint64_t seed)
 {
     enum { S = 8 };
-    char *text = attention_vir(T, H, Dh, S);
-    Graph *dense = parse_vir(text), *fused = parse_vir(text);
+    char *text = bc_navit_attention_vir(T, H, Dh, S);
+    Graph *dense = bc_parse_vir(text), *fused = bc_parse_vir(text);
     free(text);
     assert_non_null(dense);
     assert_non_null(fused);
@@ -298,7 +249,7 @@ static void test_segment_schedules(void **state)
     (void)state;
     enum { T = 96, H = 2, DH = 8, S = 8 };
     static const int tiles[][2] = {{8, 0}, {8, 1}, {16, 3}, {16, 0}, {32, 7}, {32, 64}, {8, 64}};
-    char *text = attention_vir(T, H, DH, S);
+    char *text = bc_navit_attention_vir(T, H, DH, S);
     Layout l = {5, {1, 3, 7, 2, 5}, {1, 9, 5, 2, 8}}; /* 1 + 27 + 35 + 4 + 40 = 107 > 96: 4 fit */
     l.n = 4;
     Packed p = pack(&l, T, 1, 77, PAD_NAN);
@@ -309,7 +260,7 @@ static void test_segment_schedules(void **state)
             for (int d = 0; d < DH; d++)
                 k->f[(h * T + t) * DH + d] = v->f[(h * T + t) * DH + d] = NAN;
     NamedTensor in[6] = {{"patches", p.patches}, {"seg", p.seg}, {"q", q}, {"k", k}, {"v", v}, {"qs", qs}};
-    Graph *g = parse_vir(text);
+    Graph *g = bc_parse_vir(text);
     run_passes(g, pass_default_pipeline(2));
     Tensor *want[2] = {NULL};
     IrError err = {{0}};
@@ -423,81 +374,33 @@ static void test_models(void **state)
 
 /* ---- reference vectors (tests/reference/navit: PyTorch, one image at a time) ---- */
 
-static Tensor *load_ref(StFile *f, const char *name)
-{
-    const StTensor *t = st_find(f, name);
-    if (!t || (t->dtype != ST_F32 && t->dtype != ST_I32) || t->rank > IR_MAX_RANK)
-        fail_msg("reference file: no tensor '%s'", name);
-    Tensor *x = tensor_new(t->dtype == ST_F32 ? DT_F32 : DT_I32, t->rank, t->shape);
-    assert_non_null(x);
-    for (int64_t i = 0; i < x->numel; i++) {
-        if (t->dtype == ST_F32)
-            memcpy(&x->f[i], (const char *)t->data + 4 * i, 4);
-        else {
-            int32_t v;
-            memcpy(&v, (const char *)t->data + 4 * i, 4);
-            x->i[i] = v;
-        }
-    }
-    return x;
-}
-
-/* max |a − b| / (1 + |b|) over the first `rows` rows */
-static double ref_diff(const Tensor *a, const Tensor *b, int64_t rows)
-{
-    int64_t per = b->numel / b->dims[0];
-    double worst = 0;
-    for (int64_t i = 0; i < rows * per; i++) {
-        double d = fabs((double)a->f[i] - (double)b->f[i]) / (1 + fabs((double)b->f[i]));
-        if (!(d <= worst))
-            worst = d != d ? INFINITY : d;
-    }
-    return worst;
-}
-
 static void test_reference(void **state)
 {
     (void)state;
-    char wpath[4096], iopath[4096], err[512];
-    snprintf(wpath, sizeof wpath, "%s/tests/reference/navit/navit_test.safetensors", tl_source_dir());
-    snprintf(iopath, sizeof iopath, "%s/tests/reference/navit/navit_test_io.safetensors", tl_source_dir());
-    StFile *wf = st_open(wpath, err, sizeof err), *iof = st_open(iopath, err, sizeof err);
-    if (!wf || !iof)
-        fail_msg("%s", err);
+    StFile *wf, *iof;
+    bc_navit_ref_open(&wf, &iof);
     WeightSource ws = tool_weight_source(wf);
-    const char *models[2] = {"navit_test.vit", "navit_test_gap.vit"}, *outs[2] = {"logits", "logits_gap"};
+    const char *models[2] = {"navit_test.vit", "navit_test_gap.vit"};
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < 2; k++) {
-            static const char *const names[6] = {"patches", "seg", "row", "col", "height", "width"};
-            Tensor *t[6];
-            NamedTensor in[6];
-            char name[64];
-            for (int i = 0; i < 6; i++) {
-                snprintf(name, sizeof name, "%s_%d", names[i], k);
-                t[i] = load_ref(iof, name);
-                in[i] = (NamedTensor){names[i], t[i]};
-            }
-            snprintf(name, sizeof name, "images_%d", k);
-            Tensor *nimg = load_ref(iof, name);
-            snprintf(name, sizeof name, "%s_%d", outs[m], k);
-            Tensor *want = load_ref(iof, name);
-            int64_t n = nimg->i[0];
+            BcNavitRef r;
+            bc_navit_ref_load(iof, m, k, &r);
             Graph *g0 = tl_model(models[m]), *g1 = tl_model(models[m]);
             int nin = m == 0 ? 4 : 6;
-            Tensor *dense = interp1(g0, &ws, in, nin);
+            Tensor *dense = interp1(g0, &ws, r.in, nin);
             Tensor *got[1] = {NULL};
-            tl_check(g1, &ws, in, nin, TOL, NULL, got); /* the pipeline; the JIT against ir_interp, plan_exec */
+            tl_check(g1, &ws, r.in, nin, TOL, NULL, got); /* the pipeline; the JIT against ir_interp, plan_exec */
             Graph *g2 = tl_model(models[m]);
             run_passes(g2, pass_default_pipeline(1));
-            Tensor *seg = interp1(g2, &ws, in, nin);
-            double d0 = ref_diff(dense, want, n), d1 = ref_diff(seg, want, n), d2 = ref_diff(got[0], want, n);
+            Tensor *seg = interp1(g2, &ws, r.in, nin);
+            int64_t n = r.images;
+            double d0 = bc_ref_diff(dense, r.want, n), d1 = bc_ref_diff(seg, r.want, n);
+            double d2 = bc_ref_diff(got[0], r.want, n);
             print_message("%s sequence %d (%lld images): vs PyTorch: interpreter -O0 %.3g, -O1 %.3g, JIT %.3g\n",
                           models[m], k, (long long)n, d0, d1, d2);
             assert_true(d0 <= TOL && d1 <= TOL && d2 <= TOL);
             tensor_free(dense), tensor_free(seg), tensor_free(got[0]);
-            tensor_free(want), tensor_free(nimg);
-            for (int i = 0; i < 6; i++)
-                tensor_free(t[i]);
+            bc_navit_ref_free(&r);
             ir_graph_free(g0), ir_graph_free(g1), ir_graph_free(g2);
         }
     st_close(iof);
@@ -558,7 +461,7 @@ static void test_segment_reduce(void **state)
                  "  output out = %%r\n"
                  "}\n",
                  kinds[kind]);
-        Graph *g = parse_vir(text);
+        Graph *g = bc_parse_vir(text);
         assert_non_null(g);
         Tensor *x = tensor_new(DT_F32, 2, DIMS(6, 3)), *seg = tensor_new(DT_I32, 1, DIMS(6));
         Tensor *pp = tensor_new(DT_F32, 2, DIMS(6, 1));
@@ -641,7 +544,7 @@ static void test_verifier(void **state)
     const char *ok = "graph @a {\n  %q = input {name = \"q\"} : f32[3,8]\n  %k = input {name = \"k\"} : f32[4,8]\n"
                      "  %s = input {name = \"s\"} : i32[4]\n  %a = attention(%q, %k, %k, %s) {mask = slot}\n"
                      "  output o = %a\n}\n";
-    Graph *g = parse_vir(ok);
+    Graph *g = bc_parse_vir(ok);
     assert_non_null(g);
     ir_graph_free(g);
 }
@@ -661,7 +564,7 @@ static void test_out_of_memory(void **state)
     text[n] = 0;
     bool completed = false;
     for (long k = 0; !completed && k < 10000; k++) {
-        Graph *g = parse_vir(text);
+        Graph *g = bc_parse_vir(text);
         assert_non_null(g);
         PassOptions o = {0};
         ir_alloc_fail_after(k);
@@ -719,13 +622,13 @@ static double bench_plan(Graph *g, const char *pipeline, const NamedTensor *in, 
 static void bench(void)
 {
     enum { T = 1024, H = 12, DH = 64, REPS = 7 };
-    char *text = attention_vir(T, H, DH, 8);
+    char *text = bc_navit_attention_vir(T, H, DH, 8);
     Layout l = {5, {14, 14, 14, 14, 14}, {14, 14, 14, 14, 14}}; /* 980 tokens, 44 of padding */
     Packed p = pack(&l, T, 1, 5, PAD_ZERO);
     Tensor *q = tl_random(DT_F32, 4, DIMS(1, H, T, DH), -2, 2, 6), *qs = tl_random(DT_F32, 4, DIMS(1, H, 8, DH), -2, 2, 7);
     NamedTensor in[6] = {{"patches", p.patches}, {"seg", p.seg}, {"q", q}, {"k", q}, {"v", q}, {"qs", qs}};
     for (int round = 0; round < 3; round++) { /* in turns: the load falls on both alike */
-        Graph *gd = parse_vir(text), *gs = parse_vir(text);
+        Graph *gd = bc_parse_vir(text), *gs = bc_parse_vir(text);
         double td = bench_plan(gd, "canonicalize,attention-fusion,cse,dce", in, 6, REPS);
         double ts = bench_plan(gs, pass_default_pipeline(2), in, 6, REPS);
         print_message("T=%d, H=%d, Dh=%d, 5 images of 196 tokens: dense masked %.2f ms, segment-aware %.2f ms "

@@ -4,36 +4,23 @@
  * (wrapping; the defined results of x/0, MIN/-1 and 0**-n), bool logic and select, casts
  * between every pair of dtypes (exact: rounding, truncation, saturation, NaN, f16
  * overflow, int → bf16 through double), strided views (transpose, stepped slice,
- * broadcast), constants, iota, concat and a symbolic batch bound to 1 and 3. Programs
- * come from binaries built ahead of time, except where a test asks for source builds.
+ * broadcast), constants, iota, concat and a symbolic batch bound to 1 and 3 (the cases of
+ * backend_cases.c, several ops per graph). Programs come from binaries built ahead of
+ * time, except for views_and_chains: from source at run time.
  */
-#include "test_interp.h"
 #include "test_opencl.h"
 
-static const double specials[] = {0,     -0.0,  1,    -1,   INFINITY, -INFINITY, NAN, 1e-30, 100, -100, 88.5,
-                                  -88.5, 1e30,  -1e30, 0.5, 3,       -3,        2.5, -2.5,  10,  -10,  1e-3};
-enum { NSPECIAL = sizeof specials / sizeof *specials };
+static const Backend opencl = {"OpenCL", oc_backend_check, NULL};
 
-/* y_i = op_i(x) for several unary ops at once (one output each), x [4, 33] */
+/* several ops per graph, one output each */
 static void check_unary(const Op *ops, int nops, int gelu_form, DType dt, double lo, double hi, double tol)
 {
-    Graph *g = ir_graph_new("t");
-    int32_t x = input(g, "x", ty(dt, 2, DIMS(4, 33)));
-    for (int i = 0; i < nops; i++) {
-        Attr a = attr_of(ops[i]);
-        if (ops[i] == OP_GELU)
-            a.gelu.approximate = gelu_form;
-        char name[32];
-        snprintf(name, sizeof name, "%s", ir_ops[ops[i]].name);
-        assert_true(ir_add_output(g, ir_intern(g, name), node(g, ops[i], &x, 1, &a)));
-    }
-    Tensor *t = tl_random(dt, 2, DIMS(4, 33), lo, hi, 7);
-    for (int i = 0; i < NSPECIAL && dtype_is_float(dt); i++)
-        tensor_set(t, i, specials[i]);
-    NamedTensor in = {"x", t};
-    oc_check(g, NULL, &in, 1, tol, NULL, NULL);
-    tensor_free(t);
-    ir_graph_free(g);
+    bc_unary(&opencl, ops, nops, gelu_form, dt, lo, hi, tol, 7, dtype_is_float(dt));
+}
+
+static void check_binary(const Op *ops, int nops, DType dt, double lo, double hi, double tol, bool specials_too)
+{
+    bc_binary(&opencl, ops, nops, dt, lo, hi, tol, specials_too, 0);
 }
 
 static void test_unary_float(void **state)
@@ -51,26 +38,6 @@ static void test_unary_half(void **state)
     static const Op ops[] = {OP_NEG, OP_EXP, OP_SQRT, OP_TANH, OP_RELU, OP_GELU};
     check_unary(ops, 6, GELU_ERF, DT_F16, -6, 6, 1e-3);
     check_unary(ops, 6, GELU_TANH, DT_BF16, -6, 6, 8e-3);
-}
-
-/* a [3, 1, 5] op b [4, 5] -> [3, 4, 5], several ops at once */
-static void check_binary(const Op *ops, int nops, DType dt, double lo, double hi, double tol, bool specials_too)
-{
-    Graph *g = ir_graph_new("t");
-    int32_t in[2] = {input(g, "a", ty(dt, 3, DIMS(3, 1, 5))), input(g, "b", ty(dt, 2, DIMS(4, 5)))};
-    for (int i = 0; i < nops; i++)
-        assert_true(ir_add_output(g, ir_intern(g, ir_ops[ops[i]].name), node(g, ops[i], in, 2, NULL)));
-    Tensor *a = tl_random(dt, 3, DIMS(3, 1, 5), lo, hi, 11), *b = tl_random(dt, 2, DIMS(4, 5), lo, hi, 23);
-    if (specials_too)
-        for (int i = 0; i < 15 && i < NSPECIAL; i++) {
-            tensor_set(a, i, specials[i]);
-            tensor_set(b, i, specials[(i * 7) % NSPECIAL]);
-        }
-    NamedTensor nt[2] = {{"a", a}, {"b", b}};
-    oc_check(g, NULL, nt, 2, tol, NULL, NULL);
-    tensor_free(a);
-    tensor_free(b);
-    ir_graph_free(g);
 }
 
 static void test_binary_float(void **state)
@@ -97,176 +64,23 @@ static void test_binary_int(void **state)
     }
 }
 
-/* div and pow: the interpreter's values where it has them, and what generated code
- * defines where it reports an error: x/0 = 0, MIN/-1 = MIN, 0**-n = 0 */
-static void test_div_pow_int(void **state)
-{
-    (void)state;
-    for (int d = 0; d < 2; d++) {
-        DType dt = d ? DT_I64 : DT_I32;
-        Graph *g = ir_graph_new("t");
-        int32_t a = input(g, "a", ty(dt, 1, DIMS(40))), b = input(g, "b", ty(dt, 1, DIMS(40)));
-        assert_true(ir_add_output(g, "q", node(g, OP_DIV, (int32_t[]){a, b}, 2, NULL)));
-        assert_true(ir_add_output(g, "p", node(g, OP_POW, (int32_t[]){a, b}, 2, NULL)));
-        Tensor *ta = tl_random(dt, 1, DIMS(40), -50, 50, 3), *tb = tl_random(dt, 1, DIMS(40), -4, 12, 5);
-        for (int64_t i = 0; i < 40; i++) {
-            if (tb->i[i] == 0)
-                tb->i[i] = 3;
-            if (ta->i[i] == 0 && tb->i[i] < 0)
-                ta->i[i] = 2;
-        }
-        ta->i[0] = dt == DT_I32 ? INT32_MIN : INT64_MIN, tb->i[0] = -1;
-        ta->i[1] = 1, tb->i[1] = -3;
-        ta->i[2] = -1, tb->i[2] = -3;
-        ta->i[3] = -1, tb->i[3] = -4;
-        ta->i[4] = 7, tb->i[4] = -2;
-        NamedTensor nt[2] = {{"a", ta}, {"b", tb}};
-        oc_check(g, NULL, nt, 2, 0, NULL, NULL);
-        /* the errors: defined values, checked against hand-computed ones */
-        ta->i[5] = 5, tb->i[5] = 0;
-        ta->i[6] = 0, tb->i[6] = -2;
-        Tensor *got[2] = {NULL, NULL};
-        OcCheck c = {.no_reference = true};
-        oc_check(g, NULL, nt, 2, 0, &c, got);
-        assert_true(got[0]->i[5] == 0 && got[1]->i[6] == 0 && got[1]->i[5] == 1);
-        assert_true(got[0]->i[0] == (dt == DT_I32 ? INT32_MIN : INT64_MIN));
-        tensor_free(got[0]);
-        tensor_free(got[1]);
-        tensor_free(ta);
-        tensor_free(tb);
-        ir_graph_free(g);
-    }
-}
-
-static void test_logic_select(void **state)
-{
-    (void)state;
-    Graph *g = ir_graph_new("t");
-    int32_t a = input(g, "a", ty(DT_BOOL, 2, DIMS(3, 8))), b = input(g, "b", ty(DT_BOOL, 1, DIMS(8)));
-    int32_t x = input(g, "x", ty(DT_F32, 2, DIMS(3, 8))), y = input(g, "y", ty(DT_F32, 2, DIMS(1, 8)));
-    int32_t n_and = node(g, OP_AND, (int32_t[]){a, b}, 2, NULL), n_or = node(g, OP_OR, (int32_t[]){a, b}, 2, NULL);
-    int32_t n_not = node(g, OP_NOT, &a, 1, NULL);
-    int32_t n_eq = node(g, OP_EQ, (int32_t[]){a, b}, 2, NULL), n_lt = node(g, OP_LT, (int32_t[]){a, b}, 2, NULL);
-    int32_t sel = node(g, OP_SELECT, (int32_t[]){n_and, x, y}, 3, NULL);
-    int32_t sel2 = node(g, OP_SELECT, (int32_t[]){n_lt, y, x}, 3, NULL);
-    assert_true(ir_add_output(g, "and", n_and) && ir_add_output(g, "or", n_or) && ir_add_output(g, "not", n_not));
-    assert_true(ir_add_output(g, "eq", n_eq) && ir_add_output(g, "sel", sel) && ir_add_output(g, "sel2", sel2));
-    Tensor *ta = tl_random(DT_BOOL, 2, DIMS(3, 8), 0, 1, 1), *tb = tl_random(DT_BOOL, 1, DIMS(8), 0, 1, 2);
-    Tensor *tx = tl_random(DT_F32, 2, DIMS(3, 8), -1, 1, 3), *tyy = tl_random(DT_F32, 2, DIMS(1, 8), -1, 1, 4);
-    NamedTensor nt[4] = {{"a", ta}, {"b", tb}, {"x", tx}, {"y", tyy}};
-    oc_check(g, NULL, nt, 4, 0, NULL, NULL);
-    tensor_free(ta);
-    tensor_free(tb);
-    tensor_free(tx);
-    tensor_free(tyy);
-    ir_graph_free(g);
-}
-
 /* cast from every dtype to every dtype (one graph per source dtype) */
 static void test_casts(void **state)
 {
     (void)state;
-    static const double fvals[] = {0.5,  -1.5, 2.5,     1e10, -1e10, NAN,   INFINITY, -INFINITY, 65520,  65519,
-                                   3.14159, 1e-8, -0.0, 300.7, -2.5e9, 5e-5, 1e-7,   -128.9,   4e9,    0.1};
-    static const double ivals[] = {0,         1,          -1,           127,      65504,      65520,
-                                   16777217,  -16777219,  2147483647,   -2147483648.0, 3e9,  -3e9,
-                                   9007199254740993.0, 1e15 + 1, 33554435, -33554433, 257, 513, -70000, 123456789};
-    enum { N = 20 };
-    for (int from = 0; from < DT_COUNT; from++) {
-        Graph *g = ir_graph_new("t");
-        int32_t x = input(g, "x", ty((DType)from, 1, DIMS(N)));
-        for (int to = 0; to < DT_COUNT; to++) {
-            Attr a = attr_of(OP_CAST);
-            a.cast.to = (DType)to;
-            char name[16];
-            snprintf(name, sizeof name, "to%d", to);
-            assert_true(ir_add_output(g, ir_intern(g, name), node(g, OP_CAST, &x, 1, &a)));
-        }
-        Tensor *t = tensor_new((DType)from, 1, DIMS(N));
-        assert_non_null(t);
-        for (int i = 0; i < N; i++) {
-            if (dtype_is_float((DType)from))
-                tensor_set(t, i, fvals[i]);
-            else if (from == DT_I64)
-                t->i[i] = (int64_t)ivals[i];
-            else
-                tensor_set(t, i, ivals[i]);
-        }
-        if (from == DT_I64)
-            t->i[13] = INT64_MAX, t->i[14] = INT64_MIN, t->i[15] = ((int64_t)1 << 53) + 1;
-        NamedTensor in = {"x", t};
-        OcCheck c = {.interp_only = from == DT_I64};
-        oc_check(g, NULL, &in, 1, 0, &c, NULL);
-        tensor_free(t);
-        ir_graph_free(g);
-    }
-}
-
-/* A chain over views: a transpose, a slice with a step, a broadcast row, a scalar
- * constant, a constant buffer, iota; built from source at run time (no binaries). */
-static void test_views_and_chains(void **state)
-{
-    (void)state;
-    Graph *g = ir_graph_new("t");
-    int32_t x = input(g, "x", ty(DT_F32, 2, DIMS(4, 12))), y = input(g, "y", ty(DT_F32, 2, DIMS(6, 1)));
-    Attr tp = attr_of(OP_TRANSPOSE);
-    tp.perm.perm = (IntList){2, (const int64_t[]){1, 0}};
-    int32_t xt = node(g, OP_TRANSPOSE, &x, 1, &tp);
-    Attr sl = attr_of(OP_SLICE);
-    sl.slice = (SliceAttr){.axis = 0, .start = 1, .stop = 12, .step = 2};
-    int32_t xs = node(g, OP_SLICE, &xt, 1, &sl);
-    int32_t s = node(g, OP_MUL, (int32_t[]){xs, y}, 2, NULL);
-    int32_t c = cst(g, DT_F32, 1, DIMS(4), VALS(1, -2, 3, -4), 4);
-    int32_t e = node(g, OP_ADD, (int32_t[]){node(g, OP_TANH, &s, 1, NULL), c}, 2, NULL);
-    Attr io = attr_of(OP_IOTA);
-    io.iota.shape = (Shape){2, {dim_const(6), dim_const(4)}};
-    io.iota.axis = 0;
-    int32_t it = node(g, OP_IOTA, NULL, 0, &io);
-    int32_t out = node(g, OP_SUB, (int32_t[]){e, it}, 2, NULL);
-    int32_t sc = node(g, OP_MUL, (int32_t[]){out, ir_build_scalar(g, 0.5, DT_F32, NOLOC, &(IrError){{0}})}, 2, NULL);
-    assert_true(ir_add_output(g, "out", sc));
-    assert_true(ir_add_output(g, "xt", xt));
-    Tensor *tx = tl_random(DT_F32, 2, DIMS(4, 12), -2, 2, 9), *tyy = tl_random(DT_F32, 2, DIMS(6, 1), -2, 2, 10);
-    NamedTensor nt[2] = {{"x", tx}, {"y", tyy}};
-    oc_check(g, NULL, nt, 2, 1e-6, &(OcCheck){.no_build = true}, NULL);
-    tensor_free(tx);
-    tensor_free(tyy);
-    ir_graph_free(g);
-}
-
-/* concat along a middle axis, with a broadcast part and a symbolic batch bound to 1 and 3 */
-static void test_concat_symbolic(void **state)
-{
-    (void)state;
-    for (int bsz = 1; bsz <= 3; bsz += 2) {
-        Graph *g = ir_graph_new("t");
-        int32_t B = ir_symbol(g, "B", 8);
-        Type tx = {DT_F32, {3, {dim_sym(B, 1), dim_const(5), dim_const(4)}}};
-        int32_t x = input(g, "x", tx);
-        int32_t c = cst(g, DT_F32, 3, DIMS(1, 1, 4), VALS(9, 8, 7, 6), 4);
-        Attr bc = attr_of(OP_BROADCAST);
-        bc.shape.shape = (Shape){3, {dim_sym(B, 1), dim_const(1), dim_const(4)}};
-        int32_t cb = node(g, OP_BROADCAST, &c, 1, &bc);
-        Attr ca = attr_of(OP_CONCAT);
-        ca.axis.axis = 1;
-        int32_t cat = node(g, OP_CONCAT, (int32_t[]){cb, node(g, OP_EXP, &x, 1, NULL)}, 2, &ca);
-        assert_true(ir_add_output(g, "out", node(g, OP_NEG, &cat, 1, NULL)));
-        Tensor *t = tl_random(DT_F32, 3, DIMS(bsz, 5, 4), -1, 1, 12);
-        NamedTensor in = {"x", t};
-        oc_check(g, NULL, &in, 1, 1e-6, NULL, NULL);
-        tensor_free(t);
-        ir_graph_free(g);
-    }
+    bc_casts(&opencl, false);
 }
 
 int main(void)
 {
+    static const OcCheck source = {.no_build = true}; /* programs built from source at run time */
+    const Backend from_source = oc_backend(&source);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unary_float),   cmocka_unit_test(test_unary_half),
-        cmocka_unit_test(test_binary_float),  cmocka_unit_test(test_binary_int),
-        cmocka_unit_test(test_div_pow_int),   cmocka_unit_test(test_logic_select),
-        cmocka_unit_test(test_casts),         cmocka_unit_test(test_views_and_chains),
-        cmocka_unit_test(test_concat_symbolic),
+        cmocka_unit_test(test_unary_float),          cmocka_unit_test(test_unary_half),
+        cmocka_unit_test(test_binary_float),         cmocka_unit_test(test_binary_int),
+        bc_unit_test(div_pow_int, &opencl),          bc_unit_test(int_errors_defined, &opencl),
+        bc_unit_test(logic_select, &opencl),         cmocka_unit_test(test_casts),
+        bc_unit_test(views_and_chains, &from_source), bc_unit_test(concat_symbolic, &opencl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

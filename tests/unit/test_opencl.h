@@ -7,7 +7,8 @@
  * (programs from the binaries ocl_build made, or from source), the once-launches, the
  * workspace placed by liveness with rt_place (and poisoned with 0xff bytes on the device:
  * VIT_CL_POISON), the run, the outputs read back. oc_check() compares every output with
- * ir_interp and plan_exec, as tl_check does for the LLVM backend.
+ * ir_interp and plan_exec, as tl_check does for the LLVM backend; oc_backend() is the
+ * OpenCL backend for the cases written once for every backend (backend_cases.h).
  */
 #ifndef VITC_TEST_OPENCL_H
 #define VITC_TEST_OPENCL_H
@@ -49,7 +50,6 @@ static inline void oc_module(const Plan *p, const OcCheck *c, Blob *blob)
 static inline bool oc_run(const Plan *p, const Blob *ocl, const WeightSource *w, const NamedTensor *in, int nin,
                           Tensor **out, char *msg, size_t n)
 {
-    const Graph *g = p->g;
     IrError err = {{0}};
     Blob pb = {0};
     RtPlan *rp = NULL;
@@ -70,24 +70,8 @@ static inline bool oc_run(const Plan *p, const Blob *ocl, const WeightSource *w,
     }
     if (!(rp = rt_plan_parse(pb.data, pb.len, msg, n)))
         goto out;
-    for (int s = 0; s < 64; s++)
-        syms[s] = 1;
-    for (int32_t b = 0; b < p->nbufs; b++) {
-        const Buffer *bf = &p->bufs[b];
-        if (bf->kind != BUF_INPUT)
-            continue;
-        const Tensor *t = NULL;
-        for (int j = 0; j < nin; j++)
-            if (strcmp(in[j].name, bf->name) == 0)
-                t = in[j].t;
-        if (!t || t->rank != bf->shape.rank) {
-            snprintf(msg, n, "no (or a wrong) tensor for input '%s'", bf->name);
-            goto out;
-        }
-        for (int r = 0; r < t->rank; r++)
-            if (!dim_is_const(bf->shape.d[r]))
-                syms[bf->shape.d[r].sym] = t->dims[r] / bf->shape.d[r].n;
-    }
+    if (!tl_bind(p, in, nin, syms, msg, n))
+        goto out;
     for (int32_t b = 0; b < p->nbufs; b++) {
         const Buffer *bf = &p->bufs[b];
         int64_t bytes = rt_buffer_bytes(&rp->bufs[b], syms);
@@ -134,18 +118,7 @@ static inline bool oc_run(const Plan *p, const Blob *ocl, const WeightSource *w,
     }
     if (rt_ocl_run(o, 0, syms, bufs, ws, total, NULL, msg, n))
         goto out;
-    for (int32_t i = 0; i < g->noutputs; i++) {
-        int32_t b = p->output_bufs[i];
-        const Buffer *bf = &p->bufs[b];
-        int64_t dims[IR_MAX_RANK];
-        for (int r = 0; r < bf->shape.rank; r++)
-            dims[r] = dim_eval(bf->shape.d[r], syms);
-        if (!(out[i] = tensor_new(bf->dt, bf->shape.rank, dims)))
-            goto out;
-        for (int64_t e = 0; e < out[i]->numel; e++)
-            tl_get(bufs[b], bf->dt, e, out[i], e);
-    }
-    ok = true;
+    ok = tl_outputs(p, syms, bufs, out);
 out:
     if (!ok && !msg[0])
         snprintf(msg, n, "out of memory");
@@ -184,13 +157,9 @@ static inline void oc_check(Graph *g, const WeightSource *w, const NamedTensor *
     Tensor **ref = calloc((size_t)no, sizeof *ref), **pe = calloc((size_t)no, sizeof *pe);
     Tensor **out = calloc((size_t)no, sizeof *out);
     assert_true(ref && pe && out);
-    bool have_ref = !(c && c->no_reference);
-    if (have_ref) {
-        if (!ir_interp(g, w, in, nin, ref, &err))
-            fail_msg("ir_interp: %s", err.msg);
-        if (!(c && c->interp_only) && !plan_exec(p, w, in, nin, pe, &err))
-            fail_msg("plan_exec: %s", err.msg);
-    }
+    bool have_ref = !(c && c->no_reference), interp_only = c && c->interp_only;
+    if (have_ref)
+        tl_reference(p, w, in, nin, interp_only, ref, pe);
     char msg[512];
     bool ran = oc_run(p, &blob, w, in, nin, out, msg, sizeof msg);
     if (c)
@@ -202,17 +171,8 @@ static inline void oc_check(Graph *g, const WeightSource *w, const NamedTensor *
         plan_print(p, stderr);
         fail_msg("OpenCL run: %s", msg);
     }
-    for (int i = 0; ran && i < no && have_ref; i++) {
-        double d1 = tl_diff(out[i], ref[i]), d2 = c && c->interp_only ? 0 : tl_diff(out[i], pe[i]);
-        if (d1 > tol || d2 > tol + 1e-15) {
-            plan_print(p, stderr);
-            for (int64_t e = 0; e < out[i]->numel && e < 16; e++)
-                print_message("  [%lld] opencl %.9g interp %.9g plan_exec %.9g\n", (long long)e,
-                              tensor_get(out[i], e), tensor_get(ref[i], e), pe[i] ? tensor_get(pe[i], e) : 0.0);
-            fail_msg("output %d: differs from the interpreter by %.3g, from plan_exec by %.3g (tolerance %g)", i, d1,
-                     d2, tol);
-        }
-    }
+    if (ran && have_ref)
+        tl_compare(p, "opencl", "", out, ref, pe, tol, interp_only);
     for (int i = 0; i < no; i++) {
         if (got)
             got[i] = out[i];
@@ -227,5 +187,21 @@ static inline void oc_check(Graph *g, const WeightSource *w, const NamedTensor *
     ir_free(blob.data);
     plan_free(p);
 }
+
+/* ---- the OpenCL backend for backend_cases.c ---- */
+
+static inline void oc_backend_check(const Backend *b, Graph *g, const WeightSource *w, const NamedTensor *in, int nin,
+                                    double tol, BcCheck *f, Tensor **got)
+{
+    OcCheck c = b->opts ? *(const OcCheck *)b->opts : (OcCheck){0};
+    c.expect_error = c.expect_error || f->expect_error;
+    c.no_reference = c.no_reference || f->no_reference;
+    c.interp_only = c.interp_only || f->interp_only;
+    oc_check(g, w, in, nin, tol, &c, got);
+    snprintf(f->error, sizeof f->error, "%s", c.error);
+}
+
+/* OpenCL on PoCL checking with options c (NULL: oc_check's defaults), which must outlive it. */
+static inline Backend oc_backend(const OcCheck *c) { return (Backend){"OpenCL", oc_backend_check, c}; }
 
 #endif

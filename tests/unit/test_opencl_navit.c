@@ -10,21 +10,13 @@
  *   - navit_test and navit_test_gap on the PyTorch reference sequences
  *     (tests/reference/navit): OpenCL against ir_interp and plan_exec after the pipeline
  *     (≤ 1e-5) and against PyTorch on the valid slots (≤ 1e-5 relative).
+ *
+ * The attention graph and the reference sequences: backend_cases.c.
  */
 #include "test_interp.h"
 #include "test_opencl.h"
 
 #define TOL 1e-5
-
-static Graph *parse_vir(const char *text)
-{
-    Diag *d = diag_new(stderr);
-    assert_non_null(d);
-    Graph *g = ir_parse(text, strlen(text), "test.vir", d);
-    diag_free(d);
-    assert_non_null(g);
-    return g;
-}
 
 static int count_attention(const Graph *g, int mask)
 {
@@ -36,55 +28,12 @@ static int count_attention(const Graph *g, int mask)
 
 /* ---- segment and slot attention ---- */
 
-/* q, k, v [1, H, T, Dh], a slot query qs [1, H, S, Dh] and seg i32[T], with the prelude's
- * spelling of the segment mask and of the slot mask (MAP pooling), which the -O1 pipeline
- * turns into attention {mask = segment} and {mask = slot} */
-static char *attention_vir(int64_t T, int H, int Dh, int S)
-{
-    char *s = malloc(8192);
-    assert_non_null(s);
-    snprintf(s, 8192,
-             "graph @seg_attention {\n"
-             "  %%p = input {name = \"patches\", pack = patches, patch = 1, channels = 1, images = %d} : f32[%lld,1]\n"
-             "  %%seg = input {name = \"seg\", pack = seg} : i32[%lld]\n"
-             "  %%q = input {name = \"q\"} : f32[1,%d,%lld,%d]\n"
-             "  %%k = input {name = \"k\"} : f32[1,%d,%lld,%d]\n"
-             "  %%v = input {name = \"v\"} : f32[1,%d,%lld,%d]\n"
-             "  %%qs = input {name = \"qs\"} : f32[1,%d,%d,%d]\n"
-             "  %%sq = reshape(%%seg) {shape = [%lld, 1]}\n"
-             "  %%sk = reshape(%%seg) {shape = [1, %lld]}\n"
-             "  %%same = eq(%%sq, %%sk)\n"
-             "  %%zero = constant {data = [0.0]} : i32[]\n"
-             "  %%valid = ge(%%sk, %%zero)\n"
-             "  %%mask = and(%%same, %%valid)\n"
-             "  %%c = constant {data = [%.17g]} : f32[]\n"
-             "  %%qc = mul(%%q, %%c)\n"
-             "  %%l = matmul(%%qc, %%k) {transpose_b = true}\n"
-             "  %%min = constant {data = [-3.4028234663852886e+38]} : f32[]\n"
-             "  %%lm = select(%%mask, %%l, %%min)\n"
-             "  %%pr = softmax(%%lm)\n"
-             "  %%o = matmul(%%pr, %%v)\n"
-             "  %%io = iota {shape = [%d, 1], dtype = i32} : i32[%d,1]\n"
-             "  %%smask = eq(%%sk, %%io)\n"
-             "  %%qsc = mul(%%qs, %%c)\n"
-             "  %%ls = matmul(%%qsc, %%k) {transpose_b = true}\n"
-             "  %%lsm = select(%%smask, %%ls, %%min)\n"
-             "  %%ps = softmax(%%lsm)\n"
-             "  %%os = matmul(%%ps, %%v)\n"
-             "  output out = %%o\n"
-             "  output slots = %%os\n"
-             "}\n",
-             S, (long long)T, (long long)T, H, (long long)T, Dh, H, (long long)T, Dh, H, (long long)T, Dh, H, S, Dh,
-             (long long)T, (long long)T, 1.0 / sqrt((double)Dh), S, S);
-    return s;
-}
-
 /* images of sizes n[0..nimg) tokens packed in order into T tokens, the rest padding */
 static void check_segment_attention(int64_t T, int H, int Dh, int nimg, const int *n, bool gpu, uint64_t seed)
 {
     enum { S = 8 };
-    char *text = attention_vir(T, H, Dh, S);
-    Graph *g = parse_vir(text);
+    char *text = bc_navit_attention_vir(T, H, Dh, S);
+    Graph *g = bc_parse_vir(text);
     free(text);
     Tensor *seg = tensor_new(DT_I32, 1, DIMS(T)), *pp = tensor_new(DT_F32, 2, DIMS(T, 1));
     assert_true(seg && pp);
@@ -157,7 +106,7 @@ static void test_segment_reduce(void **state)
                  epi ? "2,5" : "3", kinds[kind % 3],
                  epi ? "  %b = input {name = \"b\"} : f32[5]\n  %g = gelu(%r)\n  %y = add(%g, %b)\n  output out = %y\n"
                      : "  output out = %r\n");
-        Graph *g = parse_vir(text);
+        Graph *g = bc_parse_vir(text);
         int64_t per = epi ? 10 : 3;
         Tensor *x = tensor_new(DT_F32, epi ? 3 : 2, epi ? DIMS(7, 2, 5) : DIMS(7, 3));
         Tensor *seg = tensor_new(DT_I32, 1, DIMS(7)), *pp = tensor_new(DT_F32, 2, DIMS(7, 1));
@@ -183,81 +132,33 @@ static void test_segment_reduce(void **state)
 
 /* ---- the test models on the reference sequences ---- */
 
-static Tensor *load_ref(StFile *f, const char *name)
-{
-    const StTensor *t = st_find(f, name);
-    if (!t || (t->dtype != ST_F32 && t->dtype != ST_I32) || t->rank > IR_MAX_RANK)
-        fail_msg("reference file: no tensor '%s'", name);
-    Tensor *x = tensor_new(t->dtype == ST_F32 ? DT_F32 : DT_I32, t->rank, t->shape);
-    assert_non_null(x);
-    for (int64_t i = 0; i < x->numel; i++) {
-        int32_t v;
-        memcpy(&v, (const char *)t->data + 4 * i, 4);
-        if (t->dtype == ST_F32)
-            memcpy(&x->f[i], &v, 4);
-        else
-            x->i[i] = v;
-    }
-    return x;
-}
-
-/* max |a − b| / (1 + |b|) over the first `rows` rows */
-static double ref_diff(const Tensor *a, const Tensor *b, int64_t rows)
-{
-    int64_t per = b->numel / b->dims[0];
-    double worst = 0;
-    for (int64_t i = 0; i < rows * per; i++) {
-        double d = fabs((double)a->f[i] - (double)b->f[i]) / (1 + fabs((double)b->f[i]));
-        if (!(d <= worst))
-            worst = d != d ? INFINITY : d;
-    }
-    return worst;
-}
-
 static void test_models(void **state)
 {
     (void)state;
-    char wpath[4096], iopath[4096], err[512];
-    snprintf(wpath, sizeof wpath, "%s/tests/reference/navit/navit_test.safetensors", tl_source_dir());
-    snprintf(iopath, sizeof iopath, "%s/tests/reference/navit/navit_test_io.safetensors", tl_source_dir());
-    StFile *wf = st_open(wpath, err, sizeof err), *iof = st_open(iopath, err, sizeof err);
-    if (!wf || !iof)
-        fail_msg("%s", err);
+    StFile *wf, *iof;
+    bc_navit_ref_open(&wf, &iof);
     WeightSource ws = tool_weight_source(wf);
     static const char *const models[2] = {"navit_test.vit", "navit_test_gap.vit"};
-    static const char *const outs[2] = {"logits", "logits_gap"};
-    static const char *const names[6] = {"patches", "seg", "row", "col", "height", "width"};
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < 2; k++) {
-            Tensor *t[6];
-            NamedTensor in[6];
-            char name[64];
-            for (int i = 0; i < 6; i++) {
-                snprintf(name, sizeof name, "%s_%d", names[i], k);
-                t[i] = load_ref(iof, name);
-                in[i] = (NamedTensor){names[i], t[i]};
-            }
-            snprintf(name, sizeof name, "images_%d", k);
-            Tensor *nimg = load_ref(iof, name);
-            snprintf(name, sizeof name, "%s_%d", outs[m], k);
-            Tensor *want = load_ref(iof, name);
+            BcNavitRef r;
+            bc_navit_ref_load(iof, m, k, &r);
             Graph *g = tl_model(models[m]);
             Tensor *got[1] = {NULL};
             OcCheck c = {.pack_nr = OCL_PANEL_COLUMNS}; /* as vitc compile plans */
-            oc_check(g, &ws, in, m == 0 ? 4 : 6, TOL, &c, got);
+            oc_check(g, &ws, r.in, m == 0 ? 4 : 6, TOL, &c, got);
             /* the segment-aware forms ran: attention by segment (and by slot: MAP pooling) */
             assert_true(count_attention(g, MASK_SEGMENT) >= 1);
             int nsr = 0;
             for (int32_t i = 0; i < g->nnodes; i++)
                 nsr += g->nodes[i].op == OP_SEGMENT_REDUCE;
             assert_true(m == 0 ? count_attention(g, MASK_SLOT) >= 1 : nsr >= 1);
-            double d = ref_diff(got[0], want, nimg->i[0]);
+            double d = bc_ref_diff(got[0], r.want, r.images);
             print_message("%s sequence %d (%d images): max |opencl - PyTorch| / (1 + |PyTorch|) = %.3g\n",
-                          models[m], k, (int)nimg->i[0], d);
+                          models[m], k, (int)r.images, d);
             assert_true(d <= TOL);
-            tensor_free(got[0]), tensor_free(want), tensor_free(nimg);
-            for (int i = 0; i < 6; i++)
-                tensor_free(t[i]);
+            tensor_free(got[0]);
+            bc_navit_ref_free(&r);
             ir_graph_free(g);
         }
     st_close(iof);

@@ -205,6 +205,8 @@ void gen_row_gemm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMVa
 void gen_row_norm(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
 void gen_row_reduce(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
 void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVMValueRef outbase);
+/* Stores RT_ERR_INDEX in the model's error cell (an index out of range; atomic: any thread) */
+void gen_index_error(Gen *g);
 
 /* ---- llvm_moe.c ---- */
 /* The MoE kernels: a group's routing per row (KK_MOE_ROUTE), a token's combine per row

@@ -266,6 +266,14 @@ void gen_row_reduce(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVM
 
 /* ---- GATHER ---- */
 
+void gen_index_error(Gen *g)
+{
+    LLVMValueRef s = LLVMBuildStore(g->b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
+    LLVMSetAlignment(s, 4);
+    LLVMSetOrdering(s, LLVMAtomicOrderingMonotonic); /* threads may all report it */
+    gen_alias(g, s, g->p->nbufs);
+}
+
 typedef struct {
     LLVMValueRef *idx;
     const LLVMValueRef *rowbase;
@@ -320,10 +328,7 @@ static bool gather_rows(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, 
     LLVMBuildBr(b, join);
 
     LLVMPositionBuilderAtEnd(b, bad); /* the error, and zeros as the scalar gather gives */
-    LLVMValueRef s = LLVMBuildStore(b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
-    LLVMSetAlignment(s, 4);
-    LLVMSetOrdering(s, LLVMAtomicOrderingMonotonic); /* threads may all report it */
-    gen_alias(g, s, g->p->nbufs);
+    gen_index_error(g);
     e.tbase = NULL;
     gen_vector_loop(g, gen_dim(g, k->out.dims[r - 1]), gather_row_body, &e);
     LLVMBuildBr(b, join);
@@ -361,10 +366,7 @@ void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVM
     LLVMBuildBr(b, join);
 
     LLVMPositionBuilderAtEnd(b, bad);
-    LLVMValueRef st = LLVMBuildStore(b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
-    LLVMSetAlignment(st, 4);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic); /* threads may all report it */
-    gen_alias(g, st, g->p->nbufs);
+    gen_index_error(g);
     LLVMBuildBr(b, join);
 
     LLVMPositionBuilderAtEnd(b, join);

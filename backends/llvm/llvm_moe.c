@@ -18,7 +18,6 @@
  *
  * Mutable scalars are allocas (mem2reg turns them into registers).
  */
-#include "../../runtime/rt_plan.h"
 #include "llvm_internal.h"
 
 enum {
@@ -75,14 +74,6 @@ static void if_end(Gen *g, GenIf *f)
 {
     LLVMBuildBr(g->b, f->done);
     LLVMPositionBuilderAtEnd(g->b, f->done);
-}
-
-static void set_error(Gen *g)
-{
-    V s = LLVMBuildStore(g->b, LLVMConstInt(g->t_i32, RT_ERR_INDEX, 0), g->bufp[g->p->nbufs]);
-    LLVMSetAlignment(s, 4);
-    LLVMSetOrdering(s, LLVMAtomicOrderingMonotonic); /* threads may all report it */
-    gen_alias(g, s, g->p->nbufs);
 }
 
 /* ---- MOE_ROUTE ---- */
@@ -338,7 +329,7 @@ void gen_row_moe_combine(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase,
                            LLVMBuildICmp(b, LLVMIntULT, ex, gen_i64(g, E), ""), "");
     GenIf use, bad;
     if_begin(g, &bad, LLVMBuildAnd(b, kept, LLVMBuildNot(b, valid, ""), ""));
-    set_error(g);
+    gen_index_error(g);
     if_end(g, &bad);
     if_begin(g, &use, LLVMBuildAnd(b, kept, valid, ""));
     V w = LLVMBuildFDiv(b, gen_load(g, gv->buf, gen_offset_step(g, gbase, i, gstride), DT_F32), den, "");

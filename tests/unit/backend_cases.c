@@ -516,17 +516,7 @@ void bc_route_goldens(void **state)
     route_check(be, m, 4, 2, "k = 1, capacity = 1, members = 2");
 }
 
-const char *const bc_moe_configs[9] = {
-    "k = 2, capacity_factor = 1.05, group_size = 16",
-    "k = 2, capacity_factor = 0.5, group_size = 16",
-    "k = 2, capacity_factor = 0.5, group_size = 16, batch_priority = true",
-    "k = 1, capacity = 3, group_size = 8, batch_priority = true",
-    "k = 3, capacity = 5, group_size = 32, capacity_multiple = 0",
-    "k = 2, capacity_factor = 0.75, group_size = 8, normalize_combine = true",
-    "capacity_factor = 1.0, group_size = 16, routing = expert_choice",
-    "capacity_factor = 0.5, group_size = 8, routing = expert_choice, normalize_combine = true",
-    "k = 2, capacity = 40, approximate = erf",
-};
+const char *const bc_moe_configs[9] = {MT_MOE_CONFIGS};
 
 void bc_moe_layers(const Backend *const *bs, const char *const *configs, int n)
 {

@@ -89,7 +89,7 @@ void bc_attention_chain(const Backend *const *bs, int n);
 /* the check, with the moe op's reference interpreter (on g before the check lowers the
  * moe op) as a further oracle */
 void bc_moe_check(const Backend *b, Graph *g, WeightSource *ws, const char *input, Tensor *x, double tol);
-/* mt_moe_graph's configurations */
+/* mt_moe_graph's configurations (MT_MOE_CONFIGS) */
 extern const char *const bc_moe_configs[9];
 /* moe layers of T 32, D 8, E 4, H 12 for configs[i] (a residual after the odd ones),
  * each through bs[i], also against the moe op's own reference */

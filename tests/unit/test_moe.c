@@ -387,17 +387,7 @@ static void test_bpr_without_drops_is_vanilla(void **state)
 
 /* ---- the lowering against the reference, many configurations ---- */
 
-static const char *const configs[] = {
-    "k = 2, capacity_factor = 1.05, group_size = 16",
-    "k = 2, capacity_factor = 0.5, group_size = 16",
-    "k = 2, capacity_factor = 0.5, group_size = 16, batch_priority = true",
-    "k = 1, capacity = 3, group_size = 8, batch_priority = true",
-    "k = 3, capacity = 5, group_size = 32, capacity_multiple = 0",
-    "k = 2, capacity_factor = 0.75, group_size = 8, normalize_combine = true",
-    "capacity_factor = 1.0, group_size = 16, routing = expert_choice",
-    "capacity_factor = 0.5, group_size = 8, routing = expert_choice, normalize_combine = true",
-    "k = 2, capacity = 40, approximate = erf",
-};
+static const char *const configs[] = {MT_MOE_CONFIGS};
 
 static void test_lowering_matches_reference(void **state)
 {

@@ -244,6 +244,19 @@ static inline Graph *mt_moe_graph(int64_t T, int64_t D, int64_t E, int64_t H, co
                     attrs, (long long)T, (long long)D, residual ? "  %y = add(%x, %m)\n" : "", residual ? "y" : "m");
 }
 
+/* Configurations of mt_moe_graph that the lowering tests run (test_moe.c) and the backends
+ * (backend_cases.c): capacities that bind and that don't, BPR, k = 1 and 3, expert choice,
+ * normalised combine weights, the erf GELU. */
+#define MT_MOE_CONFIGS                                                                          \
+    "k = 2, capacity_factor = 1.05, group_size = 16", "k = 2, capacity_factor = 0.5, group_size = 16", \
+        "k = 2, capacity_factor = 0.5, group_size = 16, batch_priority = true",                 \
+        "k = 1, capacity = 3, group_size = 8, batch_priority = true",                           \
+        "k = 3, capacity = 5, group_size = 32, capacity_multiple = 0",                          \
+        "k = 2, capacity_factor = 0.75, group_size = 8, normalize_combine = true",              \
+        "capacity_factor = 1.0, group_size = 16, routing = expert_choice",                      \
+        "capacity_factor = 0.5, group_size = 8, routing = expert_choice, normalize_combine = true", \
+        "k = 2, capacity = 40, approximate = erf"
+
 /* Weights for mt_moe_graph: index 0 router, 1..4 w1, b1, w2, b2. */
 static inline void mt_moe_weights(MtWeights *w, int64_t D, int64_t E, int64_t H, uint64_t seed)
 {

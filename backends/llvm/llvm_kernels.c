@@ -298,6 +298,26 @@ static void gather_row_body(Gen *g, void *ctx, LLVMValueRef j0)
     gen_store_result(g, &pt, e->outbase);
 }
 
+/* The index at output position idx, checked: in range, the builder continues in a block
+ * where ti[0..dims) is the table position (the gathered axis from the index); *bad is the
+ * block for an index out of range, *join an empty block for both to end in. */
+static void gather_index(Gen *g, LLVMValueRef *idx, LLVMValueRef *ti, int dims, LLVMBasicBlockRef *bad,
+                         LLVMBasicBlockRef *join)
+{
+    const Kernel *k = g->k;
+    const GatherInfo *ga = &k->u.gather;
+    const View *tv = &k->in[ga->in], *iv = &k->in[ga->idx];
+    int32_t ax = ga->axis, ri = iv->rank;
+    LLVMValueRef at = gen_load(g, iv->buf, gen_view_base(g, iv, idx + ax, ri), DT_I64);
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "in_range");
+    *bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "out_of_range");
+    *join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "gathered");
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, at, gen_dim(g, tv->dims[ax]), ""), ok, *bad);
+    LLVMPositionBuilderAtEnd(g->b, ok);
+    for (int d = 0; d < dims; d++)
+        ti[d] = d < ax ? idx[d] : d == ax ? at : idx[d - 1 + ri];
+}
+
 /* When the index does not vary along the row (the gathered axis is not the table's last:
  * an embedding lookup, the MoE dispatch): one bounds check per row, then a vectorised row
  * copy with the epilogue on vectors. false: not such a gather, nothing generated. */
@@ -312,17 +332,9 @@ static bool gather_rows(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, 
         !gen_use_vectors(g, tv))
         return false;
     LLVMBuilderRef b = g->b;
-    LLVMValueRef len = gen_dim(g, tv->dims[ax]);
-    LLVMValueRef at = gen_load(g, iv->buf, gen_view_base(g, iv, idx + ax, ri), DT_I64);
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_in_range");
-    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_out_of_range");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "row_gathered");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, at, len, ""), ok, bad);
-
-    LLVMPositionBuilderAtEnd(b, ok);
+    LLVMBasicBlockRef bad, join;
     LLVMValueRef ti[IR_MAX_RANK];
-    for (int d = 0; d < tv->rank - 1; d++)
-        ti[d] = d < ax ? idx[d] : d == ax ? at : idx[d - 1 + ri];
+    gather_index(g, idx, ti, tv->rank - 1, &bad, &join);
     GatherRow e = {idx, rowbase, outbase, gen_view_base(g, tv, ti, tv->rank - 1)};
     gen_vector_loop(g, gen_dim(g, k->out.dims[r - 1]), gather_row_body, &e);
     LLVMBuildBr(b, join);
@@ -341,26 +353,17 @@ void gen_row_gather(Gen *g, LLVMValueRef *idx, const LLVMValueRef *rowbase, LLVM
     if (gather_rows(g, idx, rowbase, outbase))
         return;
     const Kernel *k = g->k;
-    const GatherInfo *ga = &k->u.gather;
-    const View *tv = &k->in[ga->in], *iv = &k->in[ga->idx];
-    int32_t r = k->out.rank, ax = ga->axis, ri = iv->rank;
+    const View *tv = &k->in[k->u.gather.in];
+    int32_t r = k->out.rank;
     LLVMBuilderRef b = g->b;
     DType adt = gen_acc_dtype(k);
-    LLVMValueRef len = gen_dim(g, tv->dims[ax]);
     GenLoop j;
     gen_loop_begin(g, &j, gen_i64(g, 0), row_length(g), "j");
     if (r > 0)
         idx[r - 1] = j.iv;
-    LLVMValueRef at = gen_load(g, iv->buf, gen_view_base(g, iv, idx + ax, ri), DT_I64);
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "in_range");
-    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "out_of_range");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "gathered");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, at, len, ""), ok, bad);
-
-    LLVMPositionBuilderAtEnd(b, ok);
+    LLVMBasicBlockRef bad, join;
     LLVMValueRef ti[IR_MAX_RANK];
-    for (int d = 0; d < tv->rank; d++)
-        ti[d] = d < ax ? idx[d] : d == ax ? at : idx[d - 1 + ri];
+    gather_index(g, idx, ti, tv->rank, &bad, &join);
     LLVMValueRef v = gen_load(g, tv->buf, gen_view_base(g, tv, ti, tv->rank), adt);
     LLVMBasicBlockRef ok_end = LLVMGetInsertBlock(b);
     LLVMBuildBr(b, join);

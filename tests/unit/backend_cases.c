@@ -541,11 +541,7 @@ void bc_members_symbolic(void **state)
 {
     const Backend *b = *state;
     MtWeights w = {0};
-    mt_fill(mt_add(&w, "router", 3, (int64_t[]){6, 2, 2}), -2, 2, 71);
-    mt_fill(mt_add(&w, "w1", 3, (int64_t[]){4, 6, 8}), -.5, .5, 72);
-    mt_fill(mt_add(&w, "b1", 2, (int64_t[]){4, 8}), -.2, .2, 73);
-    mt_fill(mt_add(&w, "w2", 3, (int64_t[]){4, 8, 6}), -.5, .5, 74);
-    mt_fill(mt_add(&w, "b2", 2, (int64_t[]){4, 6}), -.2, .2, 75);
+    mt_members_weights(&w);
     Tensor *x = tensor_new(DT_F32, 3, (int64_t[]){3, 12, 6});
     assert_non_null(x);
     mt_fill(x, -1, 1, 76);

@@ -429,11 +429,7 @@ static void test_members_and_symbols(void **state)
     (void)state;
     /* E^3 members over a symbolic batch, groups of one image (12 tokens) or of 6 tokens */
     MtWeights w = {0};
-    mt_fill(mt_add(&w, "router", 3, (int64_t[]){6, 2, 2}), -2, 2, 71);
-    mt_fill(mt_add(&w, "w1", 3, (int64_t[]){4, 6, 8}), -.5, .5, 72);
-    mt_fill(mt_add(&w, "b1", 2, (int64_t[]){4, 8}), -.2, .2, 73);
-    mt_fill(mt_add(&w, "w2", 3, (int64_t[]){4, 8, 6}), -.5, .5, 74);
-    mt_fill(mt_add(&w, "b2", 2, (int64_t[]){4, 6}), -.2, .2, 75);
+    mt_members_weights(&w);
     Tensor *x = tensor_new(DT_F32, 3, (int64_t[]){3, 12, 6});
     mt_fill(x, -1, 1, 76);
     const char *attrs[] = {"k = 1, capacity = 2, group_size = 12, members = 2",

@@ -267,4 +267,15 @@ static inline void mt_moe_weights(MtWeights *w, int64_t D, int64_t E, int64_t H,
     mt_fill(mt_add(w, "b2", 2, (int64_t[]){E, D}), -0.2, 0.2, seed + 4);
 }
 
+/* Weights of the E^3 test layer (test_moe.c, backend_cases.c): D 6, E 4, H 8, a router per
+ * member [6, 2, 2] (2 members of 2 experts). */
+static inline void mt_members_weights(MtWeights *w)
+{
+    mt_fill(mt_add(w, "router", 3, (int64_t[]){6, 2, 2}), -2, 2, 71);
+    mt_fill(mt_add(w, "w1", 3, (int64_t[]){4, 6, 8}), -.5, .5, 72);
+    mt_fill(mt_add(w, "b1", 2, (int64_t[]){4, 8}), -.2, .2, 73);
+    mt_fill(mt_add(w, "w2", 3, (int64_t[]){4, 8, 6}), -.5, .5, 74);
+    mt_fill(mt_add(w, "b2", 2, (int64_t[]){4, 6}), -.2, .2, 75);
+}
+
 #endif

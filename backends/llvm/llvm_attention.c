@@ -2,33 +2,41 @@
  *
  * One iteration is one tile of TQ = tile_m queries of one batch index (heads included):
  * the extent is Π batch dims × ⌈Nq / TQ⌉, so threads split heads and query tiles, never
- * one small product (PERF_NOTES). Everything is vectorised across the tile's queries, so
- * each step of the softmax is vertical (no horizontal reductions) and neither K nor V is
- * copied:
+ * one small product (PERF_NOTES). The scores and the softmax are vectorised across the
+ * tile's queries, so each step of the softmax is vertical (no horizontal reductions), and
+ * neither K nor V is copied:
  *
- *   Qt[d][i] = scale · q[i0+i, d]                       (the tile, transposed; 0 past Nq)
- *   m = −inf, l = 0, Acc = 0                            (per query lane; Acc[c][i])
+ *   Qt[d][i] = scale · q[i0+i, d]                       (the tile, transposed in registers
+ *   m = −inf, l = 0, Acc = 0                             by vl × vl blocks; 0 past Nq)
  *   for each block of keys [j0, j0 + nb):               (flash: tile_n keys; decomposed:
  *     S[j][i] = Σ_d k[j0+j, d]·Qt[d][i]                  one block of all Nk keys)
  *       micro-kernel: KJ keys × QV vectors of queries in registers, k broadcast, FMA
  *     mask: S = keep ? S : finfo.min   /   S += mask
  *     m' = max(m, max_j S[j]);  b = m' (0 where m' = −inf: a fully −inf block adds 0)
  *     α = e^(m − b);  S[j] = e^(S[j] − b);  l = α·l + Σ_j S[j];  m = m'
- *     Acc[c] = α·Acc[c] + Σ_j v[j0+j, c]·S[j]            (decomposed: no α, Acc from 0)
- *       micro-kernel: CJ columns × QV vectors in registers, v broadcast, FMA
- *   out[i0+i, c] = epi(Acc[c][i] / l[i])                (0 when Nk = 0)
+ *     Acc[i] = α[i]·Acc[i] + Σ_j S[j][i]·v[j0+j, :]       (decomposed: no α, Acc from 0)
+ *       micro-kernel: 6 queries (S broadcast) × CV vectors of a v row, FMA; the tile's
+ *       real queries only. (Dv not a multiple of vl: Acc[c][i], CJ columns × QV vectors,
+ *       v broadcast.)
+ *   out[i0+i, :] = epi(Acc[i] / l[i])                   (0 when Nk = 0)
  *
- * S, Qt, Acc, m, l live in per-thread stack buffers sized from the dims' maxima
- * (plan_attention_score_elems for S). Vectors have the target's lanes (GenTarget.vl, at
- * most what divides tile_m) and the micro-kernels keep as many accumulators as its
- * registers allow; exp is llvm_math.c's, on vectors (no libm call in the loop).
+ * With row-major Acc, a tile of at most TQ / 2 queries (the last of 197) takes QV / 2
+ * vectors for its scores and softmax. S, Qt, Acc, m, l live in per-thread stack buffers
+ * sized from the dims' maxima (plan_attention_score_elems for S). Vectors have the
+ * target's lanes (GenTarget.vl, at most what divides tile_m) and the micro-kernels keep as
+ * many accumulators as its registers allow; exp is llvm_math.c's, on vectors (no libm call
+ * in the loop), its last scaling one vscalefps with AVX-512. Measured: docs/PERFORMANCE.md ("Attention kernels").
  */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "llvm_internal.h"
 
-enum { ACCS_MAX = 24 /* vector accumulators a micro-kernel keeps in registers, at most */ };
+enum {
+    ACCS_MAX = 24, /* vector accumulators a micro-kernel keeps in registers, at most */
+    PF_ROWS = 8    /* p·v prefetches the value row this many keys ahead */
+};
 
 typedef struct {
     Gen *g;
@@ -46,6 +54,11 @@ typedef struct {
     LLVMValueRef i0, nq, j0, nb;                     /* the tile's first query and size; the block's */
     LLVMValueRef klo, khi;                           /* the keys the tile sees: [klo, khi) */
     bool segmented;                                  /* mask = segment or slot (in[mask]: seg) */
+    bool scalef;                                     /* 16-lane AVX-512: exp scales with vscalefps */
+    int DV, CV;                                      /* row-major Acc (Dv, a multiple of vl: DV) or 0;
+                                                        p·v's vectors of columns per micro-kernel */
+    LLVMValueRef half;                               /* (with DV) the tile has ≤ TQ / 2 queries: the
+                                                        scores and softmax take QV / 2 vectors */
 } Att;
 
 static int64_t dim_max(const Gen *g, Dim d)
@@ -117,9 +130,34 @@ static LLVMValueRef vmax(Gen *g, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, b, ""), a, b, "");
 }
 
-/* e^x: llvm_math.c's (x ≤ −104 gives 0: the −inf and finfo.min of masked scores become
- * exactly 0; NaN stays NaN) */
-static LLVMValueRef vexp(Att *t, LLVMValueRef x) { return gen_math_exp(t->g, x); }
+/* llvm_math.c's polynomial for e^r on [−ln2/2, ln2/2]: e^r ≈ 1 + r + r²·P(r) */
+static const double EXP_P[] = {0.5000000067643633,    0.16666665869410996,   0.04166629508990794,
+                               0.00833349700848104,   0.0013944648851461309, 0.00019790352888467526};
+
+/* e^x for the softmax's x = s − max ≤ 0 (or NaN, −inf). x ≤ −104 gives exactly 0 (the −inf
+ * and finfo.min of masked scores), NaN stays NaN. With 16-lane AVX-512 vectors: llvm_math.c's
+ * range reduction and polynomial, scaled by 2ⁿ in one vscalefps (which rounds subnormal
+ * results once and needs no clamp above: x ≤ 0), 14 instructions against gen_math_exp's 30
+ * (its two-step scaling and clamps serve the whole range); elsewhere gen_math_exp. */
+static LLVMValueRef vexp(Att *t, LLVMValueRef x)
+{
+    Gen *g = t->g;
+    LLVMBuilderRef b = g->b;
+    if (!t->scalef)
+        return gen_math_exp(g, x);
+    LLVMValueRef lo = vconst(t, -104.0), magic = vconst(t, 12582912.0); /* 1.5·2²³: rounds to an integer */
+    x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lo, ""), lo, x, ""); /* (NaN stays) */
+    LLVMValueRef nf = LLVMBuildFSub(b, vfma(t, x, vconst(t, 1.44269504088896341), magic), magic, "");
+    LLVMValueRef r = vfma(t, nf, vconst(t, -0.693359375), x);
+    r = vfma(t, nf, vconst(t, 2.12194440054690583e-4), r);
+    LLVMValueRef p = vconst(t, EXP_P[5]);
+    for (int i = 4; i >= 0; i--)
+        p = vfma(t, p, r, vconst(t, EXP_P[i]));
+    p = vfma(t, LLVMBuildFMul(b, r, r, ""), p, LLVMBuildFAdd(b, r, vconst(t, 1), ""));
+    LLVMValueRef args[5] = {p, nf, LLVMGetUndef(t->vt), LLVMConstInt(g->t_i16, 0xffff, 0),
+                            LLVMConstInt(g->t_i32, 4, 0) /* the current rounding */};
+    return gen_intrinsic_over(g, "llvm.x86.avx512.mask.scalef.ps.512", NULL, 0, args, 5);
+}
 
 /* for (i = 0; i < n; i++) with the body between loop_begin and loop_end */
 static GenLoop loop(Gen *g, LLVMValueRef n, const char *name)
@@ -131,13 +169,96 @@ static GenLoop loop(Gen *g, LLVMValueRef n, const char *name)
 
 static LLVMValueRef lanes(Att *t, int v) { return gen_i64(t->g, (int64_t)v * t->vl); }
 
+/* A hint: the line of element `off` of buffer buf into L1 (an address past the buffer reads
+ * nothing: a plain GEP) */
+static void prefetch(Att *t, int32_t buf, LLVMValueRef off)
+{
+    Gen *g = t->g;
+    LLVMTypeRef et = g->p->bufs[buf].dt == DT_F32 ? g->t_f32 : g->t_i16, over[1] = {g->t_ptr};
+    LLVMValueRef args[4] = {LLVMBuildGEP2(g->b, et, g->bufp[buf], &off, 1, ""), LLVMConstInt(g->t_i32, 0, 0),
+                            LLVMConstInt(g->t_i32, 3, 0), LLVMConstInt(g->t_i32, 1, 0)};
+    gen_intrinsic_over(g, "llvm.prefetch", over, 1, args, 4);
+}
+
+/* Elements of buf per cache line, or 0 when the rows of view w are not contiguous (then no
+ * prefetch) */
+static int64_t line_elems(Att *t, const View *w)
+{
+    const Dim *sd = &w->strides[t->r - 1];
+    return dim_is_const(*sd) && sd->n == 1 ? 64 / (t->g->p->bufs[w->buf].dt == DT_F32 ? 4 : 2) : 0;
+}
+
 /* ---- the steps ---- */
+
+/* r[0..vl) ← its transpose (r[i] lane j ↔ r[j] lane i): log2(vl) rounds of swapping the
+ * off-diagonal h × h blocks, each two-source shuffles with constant masks. */
+static void transpose(Att *t, LLVMValueRef *r)
+{
+    Gen *g = t->g;
+    unsigned vl = t->vl;
+    LLVMValueRef lo[16], hi[16];
+    for (unsigned h = 1; h < vl; h *= 2) {
+        for (unsigned j = 0; j < vl; j++) {
+            lo[j] = LLVMConstInt(g->t_i32, j & h ? vl + j - h : j, 0);
+            hi[j] = LLVMConstInt(g->t_i32, j & h ? vl + j : j + h, 0);
+        }
+        LLVMValueRef mlo = LLVMConstVector(lo, vl), mhi = LLVMConstVector(hi, vl);
+        for (unsigned i = 0; i < vl; i++)
+            if (!(i & h)) {
+                LLVMValueRef a = r[i], c = r[i + h];
+                r[i] = LLVMBuildShuffleVector(g->b, a, c, mlo, "");
+                r[i + h] = LLVMBuildShuffleVector(g->b, a, c, mhi, "");
+            }
+    }
+}
+
+/* pack_q with vector loads along d (stride 1, Dh a multiple of vl): each vl × vl block of
+ * q's rows is transposed in registers (no scatter, no gather). */
+static void pack_q_blocks(Att *t, LLVMValueRef last)
+{
+    Gen *g = t->g;
+    LLVMBuilderRef b = g->b;
+    unsigned saved = g->vl;
+    LLVMValueRef lane[16], r[16];
+    for (unsigned j = 0; j < t->vl; j++)
+        lane[j] = f32c(g, j);
+    LLVMValueRef iota = LLVMConstVector(lane, t->vl);
+    for (int v = 0; v < t->QV; v++) {
+        /* scale in the lanes i < nq, 0 past them */
+        LLVMValueRef first = LLVMBuildSIToFP(b, LLVMBuildNSWSub(b, t->nq, lanes(t, v), ""), g->t_f32, "");
+        LLVMValueRef in = LLVMBuildFCmp(b, LLVMRealOLT, iota, vsplat(t, first), "");
+        LLVMValueRef sc = LLVMBuildSelect(b, in, vconst(t, t->a->scale), vconst(t, 0), "");
+        LLVMValueRef rows[16];
+        for (unsigned i = 0; i < t->vl; i++) {
+            LLVMValueRef row = gen_i64(g, (int64_t)v * t->vl + i);
+            row = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, row, t->nq, ""), row, last, "");
+            rows[i] = gen_offset_step(g, t->qb, add(g, t->i0, row), t->Q->strides[t->r - 2]);
+        }
+        GenLoop d = loop(g, gen_i64(g, t->a->dh.n / t->vl), "qdb");
+        LLVMValueRef d0 = mul(g, d.iv, gen_i64(g, t->vl));
+        g->vl = t->vl;
+        for (unsigned i = 0; i < t->vl; i++)
+            r[i] = gen_load_vec(g, t->Q->buf, add(g, rows[i], d0), t->Q->strides[t->r - 1], NULL, DT_F32);
+        g->vl = saved;
+        transpose(t, r);
+        for (unsigned j = 0; j < t->vl; j++)
+            vstore(t, t->qt, add(g, mul(g, add(g, d0, gen_i64(g, j)), gen_i64(g, t->TQ)), lanes(t, v)),
+                   LLVMBuildFMul(b, r[j], sc, ""));
+        gen_loop_end(g, &d, LOOP_PLAIN);
+    }
+}
 
 /* Qt[d][i] = scale · q[i0+i, d], 0 for i ≥ nq (the row read is clamped to nq − 1). */
 static void pack_q(Att *t)
 {
     Gen *g = t->g;
     LLVMBuilderRef b = g->b;
+    const Dim *sd = &t->Q->strides[t->r - 1];
+    if (t->vl <= 16 && dim_is_const(t->a->dh) && t->a->dh.n % t->vl == 0 && dim_is_const(*sd) && sd->n == 1) {
+        LLVMValueRef last = LLVMBuildNSWSub(b, t->nq, gen_i64(g, 1), "");
+        pack_q_blocks(t, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, gen_i64(g, 0), ""), gen_i64(g, 0), last, ""));
+        return;
+    }
     GenLoop i = loop(g, gen_i64(g, t->TQ), "qi");
     LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, i.iv, t->nq, "");
     LLVMValueRef last = LLVMBuildNSWSub(b, t->nq, gen_i64(g, 1), ""); /* (an empty tile reads row i0 = 0) */
@@ -195,22 +316,49 @@ static int group(const Att *t, int64_t n)
     return most;
 }
 
-/* The keys [0, nb) of the block in groups of KJ (registers), then one at a time. */
-static void scores(Att *t)
+typedef void (*GroupFn)(Att *t, LLVMValueRef first, int n);
+
+/* fn over [0, n) in groups of G (unrolled micro-kernels), the rest in fours (enough
+ * independent sums to hide the FMA latency), twos, then ones; a width that can occur at
+ * most once is an `if`, not a loop (fewer loops: LLVM's loop passes cost time per loop). */
+static void in_groups(Att *t, LLVMValueRef n, int G, GroupFn fn, const char *name)
 {
     Gen *g = t->g;
-    const Dim *nk = &t->a->nk;
-    int KJ = group(t, t->flash ? t->g->k->sched.tile_n : dim_is_const(*nk) ? nk->n : 0);
-    LLVMValueRef groups = LLVMBuildSDiv(g->b, t->nb, gen_i64(g, KJ), "");
-    GenLoop gr = loop(g, groups, "kgroup");
-    scores_group(t, mul(g, gr.iv, gen_i64(g, KJ)), KJ);
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef groups = LLVMBuildSDiv(b, n, gen_i64(g, G), "");
+    GenLoop gr = loop(g, groups, name);
+    fn(t, mul(g, gr.iv, gen_i64(g, G)), G);
     gen_loop_end(g, &gr, LOOP_PLAIN);
-    if (KJ > 1) {
-        GenLoop tail;
-        gen_loop_begin(g, &tail, mul(g, groups, gen_i64(g, KJ)), t->nb, "ktail");
-        scores_group(t, tail.iv, 1);
-        gen_loop_end(g, &tail, LOOP_PLAIN);
+    LLVMValueRef done = mul(g, groups, gen_i64(g, G));
+    int below = G; /* the rest is below this */
+    for (int w = 4; w >= 1; w /= 2) {
+        if (below <= w)
+            continue;
+        LLVMValueRef ws = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, n, done, ""), gen_i64(g, w), "");
+        if ((below - 1) / w > 1) {
+            GenLoop f = loop(g, ws, "rest");
+            fn(t, add(g, done, mul(g, f.iv, gen_i64(g, w))), w);
+            gen_loop_end(g, &f, LOOP_PLAIN);
+        } else {
+            LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "rest");
+            LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "rested");
+            LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, ws, gen_i64(g, 0), ""), one, next);
+            LLVMPositionBuilderAtEnd(b, one);
+            fn(t, done, w);
+            LLVMBuildBr(b, next);
+            LLVMPositionBuilderAtEnd(b, next);
+        }
+        done = add(g, done, mul(g, ws, gen_i64(g, w)));
+        below = w;
     }
+}
+
+/* The keys [0, nb) of the block. */
+static void scores(Att *t)
+{
+    const Dim *nk = &t->a->nk;
+    in_groups(t, t->nb, group(t, t->flash ? t->g->k->sched.tile_n : dim_is_const(*nk) ? nk->n : 0), scores_group,
+              "kgroup");
 }
 
 /* seg[j] (the segment ids, i64) */
@@ -316,6 +464,10 @@ static void pv_group(Att *t, LLVMValueRef c0, int ncols)
     }
     GenLoop j = loop(g, t->nb, "pvj");
     LLVMValueRef vrow = gen_offset_step(g, t->vb, add(g, t->j0, j.iv), t->V->strides[t->r - 2]), p[ACCS_MAX];
+    if (line_elems(t, t->V)) /* the row PF_ROWS ahead (as in pv_rows) */
+        prefetch(t, t->V->buf, gen_offset_step(g, gen_offset_step(g, t->vb, add(g, add(g, t->j0, j.iv), gen_i64(g, PF_ROWS)),
+                                                                  t->V->strides[t->r - 2]),
+                                               c0, t->V->strides[t->r - 1]));
     for (int v = 0; v < t->QV; v++)
         p[v] = vload(t, t->s, add(g, mul(g, j.iv, gen_i64(g, t->TQ)), lanes(t, v)));
     for (int cj = 0; cj < ncols; cj++) {
@@ -334,21 +486,70 @@ static void pv_group(Att *t, LLVMValueRef c0, int ncols)
     }
 }
 
-static void pv(Att *t)
+/* Row-major Acc (t->DV > 0): Acc[i0+r][c] = α[i0+r]·Acc + Σ_j S[j][i0+r]·v[j0+j, c] for
+ * r < nrows (unrolled): CV vectors of a value row (loaded whole, contiguous) × nrows
+ * broadcast weights per key; only the tile's real queries, none of its padding. */
+static void pv_rows(Att *t, LLVMValueRef i0, int nrows)
 {
     Gen *g = t->g;
-    int CJ = group(t, dim_is_const(t->a->dv) ? t->a->dv.n : 0);
-    LLVMValueRef dv = gen_dim(g, t->a->dv);
-    LLVMValueRef groups = LLVMBuildSDiv(g->b, dv, gen_i64(g, CJ), "");
-    GenLoop gr = loop(g, groups, "cgroup");
-    pv_group(t, mul(g, gr.iv, gen_i64(g, CJ)), CJ);
-    gen_loop_end(g, &gr, LOOP_PLAIN);
-    if (CJ > 1) {
-        GenLoop tail;
-        gen_loop_begin(g, &tail, mul(g, groups, gen_i64(g, CJ)), dv, "ctail");
-        pv_group(t, tail.iv, 1);
-        gen_loop_end(g, &tail, LOOP_PLAIN);
+    LLVMBuilderRef b = g->b;
+    unsigned saved = g->vl;
+    const Dim *sc = &t->V->strides[t->r - 1];
+    int64_t le = line_elems(t, t->V);
+    GenLoop cc = loop(g, gen_i64(g, t->DV / ((int)t->vl * t->CV)), "pvchunk");
+    LLVMValueRef c0 = mul(g, cc.iv, gen_i64(g, (int64_t)t->CV * t->vl)), arow[ACCS_MAX];
+    for (int r = 0; r < nrows; r++) {
+        LLVMValueRef i = add(g, i0, gen_i64(g, r));
+        arow[r] = add(g, mul(g, i, gen_i64(g, t->DV)), c0);
+        LLVMValueRef al = t->flash ? vsplat(t, sload(g, t->alpha, i)) : NULL;
+        for (int n = 0; n < t->CV; n++)
+            LLVMBuildStore(b, al ? LLVMBuildFMul(b, vload(t, t->acc, add(g, arow[r], lanes(t, n))), al, "") : vconst(t, 0),
+                           t->regs[r * t->CV + n]);
     }
+    GenLoop j = loop(g, t->nb, "pvj");
+    LLVMValueRef vrow = gen_offset_step(g, t->vb, add(g, t->j0, j.iv), t->V->strides[t->r - 2]), xv[ACCS_MAX];
+    if (le && nrows >= 4) {
+        /* the row PF_ROWS keys ahead into L1 (the tails find it in cache): ViT's v rows are
+         * 9 KiB apart (views of one qkv tensor), each on a page of its own, a stride the
+         * hardware prefetchers do not follow */
+        LLVMValueRef ahead = gen_offset_step(g, gen_offset_step(g, t->vb, add(g, add(g, t->j0, j.iv), gen_i64(g, PF_ROWS)),
+                                                                t->V->strides[t->r - 2]),
+                                             c0, *sc);
+        for (int64_t c = 0; c < (int64_t)t->CV * t->vl; c += le)
+            prefetch(t, t->V->buf, add(g, ahead, gen_i64(g, c)));
+    }
+    g->vl = t->vl;
+    for (int n = 0; n < t->CV; n++)
+        xv[n] = gen_load_vec(g, t->V->buf, gen_offset_step(g, vrow, add(g, c0, lanes(t, n)), *sc), *sc, NULL, DT_F32);
+    g->vl = saved;
+    LLVMValueRef srow = mul(g, j.iv, gen_i64(g, t->TQ));
+    for (int r = 0; r < nrows; r++) {
+        LLVMValueRef ps = vsplat(t, sload(g, t->s, add(g, srow, add(g, i0, gen_i64(g, r)))));
+        for (int n = 0; n < t->CV; n++) {
+            LLVMValueRef a = t->regs[r * t->CV + n];
+            LLVMBuildStore(b, vfma(t, ps, xv[n], LLVMBuildLoad2(b, t->vt, a, "")), a);
+        }
+    }
+    gen_loop_end(g, &j, LOOP_PLAIN);
+    for (int r = 0; r < nrows; r++)
+        for (int n = 0; n < t->CV; n++)
+            vstore(t, t->acc, add(g, arow[r], lanes(t, n)), LLVMBuildLoad2(b, t->vt, t->regs[r * t->CV + n], ""));
+    gen_loop_end(g, &cc, LOOP_PLAIN);
+}
+
+static void pv(Att *t)
+{
+    if (t->DV)
+        in_groups(t, t->nq, t->accs / t->CV, pv_rows, "prows");
+    else
+        in_groups(t, gen_dim(t->g, t->a->dv), group(t, dim_is_const(t->a->dv) ? t->a->dv.n : 0), pv_group, "cgroup");
+}
+
+/* Acc[i][c]'s element */
+static LLVMValueRef acc_at(Att *t, LLVMValueRef i, LLVMValueRef c)
+{
+    Gen *g = t->g;
+    return t->DV ? add(g, mul(g, i, gen_i64(g, t->DV)), c) : add(g, mul(g, c, gen_i64(g, t->TQ)), i);
 }
 
 /* out[i0+i, c] = epi(Acc[c][i] / l[i]) for i < nq */
@@ -376,7 +577,7 @@ static void store_out(Att *t, LLVMValueRef *idx)
     LLVMValueRef outbase = gen_view_base(g, t->O, idx, t->r - 1), inv = sload(g, t->inv, i.iv);
     GenLoop c = loop(g, gen_dim(g, t->a->dv), "oc");
     idx[t->r - 1] = c.iv;
-    LLVMValueRef x = LLVMBuildFMul(b, sload(g, t->acc, add(g, mul(g, c.iv, gen_i64(g, t->TQ)), i.iv)), inv, "");
+    LLVMValueRef x = LLVMBuildFMul(b, sload(g, t->acc, acc_at(t, i.iv, c.iv)), inv, "");
     GenPoint pt = {idx, gen_convert(g, x, DT_F32, gen_acc_dtype(k)), rowbase};
     gen_store_result(g, &pt, outbase);
     gen_loop_end(g, &c, LOOP_PLAIN);
@@ -385,6 +586,69 @@ static void store_out(Att *t, LLVMValueRef *idx)
 }
 
 /* ---- the kernel ---- */
+
+/* The block's scores, masked, through the online softmax (S = e^(S − b), m, l, α). */
+static void block_softmax(Att *t)
+{
+    scores(t);
+    if (t->M && t->a->mask_kind != MASK_SEGMENT) /* (segment: every key of the block is the tile's segment) */
+        apply_mask(t);
+    softmax_block(t);
+}
+
+/* One tile of t->QV vectors of queries: pack, the key blocks, the output. */
+static void run_tile(Att *t, LLVMValueRef *idx)
+{
+    Gen *g = t->g;
+    const Kernel *k = g->k;
+    const AttnInfo *a = t->a;
+    LLVMBuilderRef b = g->b;
+    pack_q(t);
+    for (int v = 0; v < t->QV; v++) {
+        vstore(t, t->m, lanes(t, v), vconst(t, -INFINITY));
+        vstore(t, t->l, lanes(t, v), vconst(t, 0));
+    }
+    LLVMValueRef bk = t->flash ? gen_i64(g, k->sched.tile_n) : gen_dim(g, a->nk);
+    if (t->DV) { /* (Nk = 0: no block) */
+        GenLoop z = loop(g, mul(g, gen_i64(g, t->DV / t->vl), t->nq), "zero");
+        vstore(t, t->acc, mul(g, z.iv, gen_i64(g, t->vl)), vconst(t, 0));
+        gen_loop_end(g, &z, LOOP_PLAIN);
+    } else {
+        GenLoop z = loop(g, gen_dim(g, a->dv), "zero");
+        for (int v = 0; v < t->QV; v++)
+            vstore(t, t->acc, add(g, mul(g, z.iv, gen_i64(g, t->TQ)), lanes(t, v)), vconst(t, 0));
+        gen_loop_end(g, &z, LOOP_PLAIN);
+    }
+    /* blocks of the keys [klo, khi): ⌈(khi − klo) / bk⌉ (decomposed: 1, or 0 when none) */
+    LLVMValueRef bk1 = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, bk, gen_i64(g, 0), ""), bk, gen_i64(g, 1), "");
+    LLVMValueRef nkeys = LLVMBuildNSWSub(b, t->khi, t->klo, "");
+    LLVMValueRef nblocks = LLVMBuildSDiv(b, add(g, nkeys, LLVMBuildNSWSub(b, bk1, gen_i64(g, 1), "")), bk1, "");
+    GenLoop blk = loop(g, nblocks, "block");
+    t->j0 = add(g, t->klo, mul(g, blk.iv, bk1));
+    LLVMValueRef kleft = LLVMBuildNSWSub(b, t->khi, t->j0, "");
+    t->nb = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, kleft, bk1, ""), kleft, bk1, "");
+    if (t->half) { /* only the scores and the softmax depend on QV */
+        LLVMBasicBlockRef half = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "halftile");
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "fulltile");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "scored");
+        LLVMBuildCondBr(b, t->half, half, full);
+        LLVMPositionBuilderAtEnd(b, half);
+        t->QV /= 2;
+        block_softmax(t);
+        t->QV *= 2;
+        LLVMBuildBr(b, next);
+        LLVMPositionBuilderAtEnd(b, full);
+        block_softmax(t);
+        LLVMBuildBr(b, next);
+        LLVMPositionBuilderAtEnd(b, next);
+    } else {
+        block_softmax(t);
+    }
+    pv(t);
+    gen_loop_end(g, &blk, LOOP_PLAIN);
+    store_out(t, idx);
+}
+
 
 /* Iterations per batch index: the query tiles; with mask = segment, tiles within each
  * segment (Σ ⌈nᵢ / TQ⌉ ≤ ⌈Nq / TQ⌉ + segments) and the padding's tiles (+ 1). */
@@ -536,7 +800,14 @@ void gen_attention(Gen *g)
     while (t.vl > 4 && t.TQ % (int)t.vl)
         t.vl /= 2;
     t.QV = t.TQ / (int)t.vl;
+    t.scalef = t.vl == 16 && strcmp(g->tgt.isa, "avx512") == 0;
     t.accs = g->tgt.nregs >= 32 ? 24 : 12;
+    if (dim_is_const(a->dv) && a->dv.n > 0 && a->dv.n % t.vl == 0) {
+        /* p·v on row-major Acc: CV the largest divisor of Dv / vl leaving ≥ 6 rows per micro-kernel */
+        t.DV = (int)a->dv.n;
+        for (t.CV = t.accs / 6; (t.DV / (int)t.vl) % t.CV; t.CV--)
+            ;
+    }
     t.vt = LLVMVectorType(g->t_f32, t.vl);
     t.Q = &k->in[a->q], t.K = &k->in[a->k], t.V = &k->in[a->v], t.M = a->mask >= 0 ? &k->in[a->mask] : NULL;
     t.O = &k->out;
@@ -579,29 +850,8 @@ void gen_attention(Gen *g)
             slot_keys(&t);
     }
 
-    pack_q(&t);
-    for (int v = 0; v < t.QV; v++) {
-        vstore(&t, t.m, lanes(&t, v), vconst(&t, -INFINITY));
-        vstore(&t, t.l, lanes(&t, v), vconst(&t, 0));
-    }
-    LLVMValueRef bk = t.flash ? gen_i64(g, k->sched.tile_n) : nk;
-    GenLoop z = loop(g, mul(g, gen_dim(g, a->dv), gen_i64(g, t.QV)), "zero"); /* (Nk = 0: no block) */
-    vstore(&t, t.acc, mul(g, z.iv, gen_i64(g, t.vl)), vconst(&t, 0));
-    gen_loop_end(g, &z, LOOP_PLAIN);
-    /* blocks of the keys [klo, khi): ⌈(khi − klo) / bk⌉ (decomposed: 1, or 0 when none) */
-    LLVMValueRef bk1 = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, bk, gen_i64(g, 0), ""), bk, gen_i64(g, 1), "");
-    LLVMValueRef nkeys = LLVMBuildNSWSub(b, t.khi, t.klo, "");
-    LLVMValueRef nblocks = LLVMBuildSDiv(b, add(g, nkeys, LLVMBuildNSWSub(b, bk1, gen_i64(g, 1), "")), bk1, "");
-    GenLoop blk = loop(g, nblocks, "block");
-    t.j0 = add(g, t.klo, mul(g, blk.iv, bk1));
-    LLVMValueRef kleft = LLVMBuildNSWSub(b, t.khi, t.j0, "");
-    t.nb = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, kleft, bk1, ""), kleft, bk1, "");
-    scores(&t);
-    if (t.M && a->mask_kind != MASK_SEGMENT) /* (segment: every key of the block is the tile's segment) */
-        apply_mask(&t);
-    softmax_block(&t);
-    pv(&t);
-    gen_loop_end(g, &blk, LOOP_PLAIN);
-    store_out(&t, idx);
+    if (t.QV % 2 == 0 && t.DV)
+        t.half = LLVMBuildICmp(b, LLVMIntSLE, t.nq, gen_i64(g, t.TQ / 2), "");
+    run_tile(&t, idx);
     gen_loop_end(g, &it, LOOP_PLAIN);
 }

@@ -184,6 +184,9 @@ static void test_shapes(void **state)
         {3, 2, 8, 16, 8, 8, MASK_NONE, 1, true, false, DT_F32, false},     /* symbolic B, broadcast */
         {2, 3, 7, 5, 4, 4, MASK_NONE, 2, false, false, DT_F32, true},      /* k, v shared; epilogue */
         {2, 2, 6, 0, 4, 3, MASK_NONE, 0, false, false, DT_F32, false},     /* Nk = 0 */
+        /* Dh, Dv whole vectors: q transposed in registers, p·v on row-major Acc (Dv = 80:
+         * five 16-lane vectors, one per micro-kernel; half tiles of 37 = 32 + 5 and 24 + 13) */
+        {1, 2, 37, 29, 48, 80, MASK_NONE, 0, false, false, DT_F32, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], SCHEDS, NSCHED, 1e-5);
@@ -196,6 +199,7 @@ static void test_masks(void **state)
         {2, 3, 11, 19, 8, 5, MASK_KEEP, 0, false, false, DT_F32, false},
         {2, 3, 11, 19, 8, 5, MASK_ADD, 0, true, false, DT_F32, false},
         {1, 2, 33, 70, 16, 16, MASK_KEEP, 1, false, true, DT_F32, true},
+        {2, 2, 21, 40, 32, 32, MASK_ADD, 0, false, false, DT_F32, false}, /* row-major Acc, half tiles */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], SCHEDS, NSCHED, 1e-5);
@@ -207,6 +211,7 @@ static void test_half(void **state)
     static const Case cases[] = {
         {2, 2, 9, 13, 8, 6, MASK_KEEP, 0, false, false, DT_F16, false},
         {2, 2, 9, 13, 8, 6, MASK_NONE, 0, false, true, DT_BF16, true},
+        {2, 2, 9, 13, 16, 16, MASK_NONE, 0, false, false, DT_F16, false}, /* vector loads of f16 q, v */
     };
     /* rounded once to f16/bf16 both ways: a rounding apart at most */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

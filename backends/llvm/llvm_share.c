@@ -11,8 +11,8 @@
  * generated once (gen_kernel with Gen.slot set: buffer b is slots[slot[b]]), and each
  * kernel's vk<i> is a wrapper that gathers its buffers into the slot array and calls it.
  * Two slots are never the same buffer (equal buffers get one slot), so the body's alias
- * claims hold for every kernel that shares it. ViT-B/16: 12× less GEMM code to optimise.
- * Kinds whose info this file does not know (attention, MoE) get their own body.
+ * claims hold for every kernel that shares it. ViT-B/16: 12× less GEMM and attention code.
+ * Kinds whose info this file does not know (MoE, segment reductions) get their own body.
  */
 #include <string.h>
 
@@ -78,7 +78,7 @@ static void put_view(Key *k, const Plan *p, const View *v, const int32_t *slot)
 static bool make_key(const Plan *p, const Kernel *k, bool errcell, Key *key, int32_t *slot, int32_t *nslots)
 {
     switch (k->kind) {
-    case KK_ELEMENTWISE: case KK_GEMM: case KK_ROW: case KK_REDUCE: case KK_GATHER: break;
+    case KK_ELEMENTWISE: case KK_GEMM: case KK_ROW: case KK_REDUCE: case KK_GATHER: case KK_ATTENTION: break;
     default: return false;
     }
     for (int32_t b = 0; b <= p->nbufs; b++)
@@ -131,6 +131,17 @@ static bool make_key(const Plan *p, const Kernel *k, bool errcell, Key *key, int
     case KK_GATHER: {
         int64_t f[3] = {k->u.gather.in, k->u.gather.idx, k->u.gather.axis};
         put(key, f, sizeof f);
+        break;
+    }
+    case KK_ATTENTION: {
+        const AttnInfo *a = &k->u.attn;
+        int64_t f[6] = {a->q, a->k, a->v, a->mask, a->mask_kind, a->segments};
+        put(key, f, sizeof f);
+        put_f64(key, a->scale);
+        put_dim(key, a->nq);
+        put_dim(key, a->nk);
+        put_dim(key, a->dh);
+        put_dim(key, a->dv);
         break;
     }
     default: break;

@@ -310,7 +310,8 @@ static void test_pool(void **state)
 {
     (void)state;
     static const int threads[] = {1, 2, 3, 5};
-    static const int64_t extents[] = {0, 1, 2, 7, 13, 1001, 4099};
+    /* chunk 1 and extent ≥ 4 · threads: guided parts (rt_pool.c), up to MAX_PARTS (4099) */
+    static const int64_t extents[] = {0, 1, 2, 7, 8, 13, 20, 64, 1001, 4099};
     static const int64_t chunks[] = {1, 3, 7, 64, 5000};
     atomic_int *hits = calloc(5000, sizeof *hits);
     assert_non_null(hits);

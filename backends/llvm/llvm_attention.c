@@ -29,7 +29,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <string.h>
 
 #include "llvm_internal.h"
 
@@ -54,7 +53,6 @@ typedef struct {
     LLVMValueRef i0, nq, j0, nb;                     /* the tile's first query and size; the block's */
     LLVMValueRef klo, khi;                           /* the keys the tile sees: [klo, khi) */
     bool segmented;                                  /* mask = segment or slot (in[mask]: seg) */
-    bool scalef;                                     /* 16-lane AVX-512: exp scales with vscalefps */
     int DV, CV;                                      /* row-major Acc (Dv, a multiple of vl: DV) or 0;
                                                         p·v's vectors of columns per micro-kernel */
     LLVMValueRef half;                               /* (with DV) the tile has ≤ TQ / 2 queries: the
@@ -130,34 +128,9 @@ static LLVMValueRef vmax(Gen *g, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, b, ""), a, b, "");
 }
 
-/* llvm_math.c's polynomial for e^r on [−ln2/2, ln2/2]: e^r ≈ 1 + r + r²·P(r) */
-static const double EXP_P[] = {0.5000000067643633,    0.16666665869410996,   0.04166629508990794,
-                               0.00833349700848104,   0.0013944648851461309, 0.00019790352888467526};
-
-/* e^x for the softmax's x = s − max ≤ 0 (or NaN, −inf). x ≤ −104 gives exactly 0 (the −inf
- * and finfo.min of masked scores), NaN stays NaN. With 16-lane AVX-512 vectors: llvm_math.c's
- * range reduction and polynomial, scaled by 2ⁿ in one vscalefps (which rounds subnormal
- * results once and needs no clamp above: x ≤ 0), 14 instructions against gen_math_exp's 30
- * (its two-step scaling and clamps serve the whole range); elsewhere gen_math_exp. */
-static LLVMValueRef vexp(Att *t, LLVMValueRef x)
-{
-    Gen *g = t->g;
-    LLVMBuilderRef b = g->b;
-    if (!t->scalef)
-        return gen_math_exp(g, x);
-    LLVMValueRef lo = vconst(t, -104.0), magic = vconst(t, 12582912.0); /* 1.5·2²³: rounds to an integer */
-    x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lo, ""), lo, x, ""); /* (NaN stays) */
-    LLVMValueRef nf = LLVMBuildFSub(b, vfma(t, x, vconst(t, 1.44269504088896341), magic), magic, "");
-    LLVMValueRef r = vfma(t, nf, vconst(t, -0.693359375), x);
-    r = vfma(t, nf, vconst(t, 2.12194440054690583e-4), r);
-    LLVMValueRef p = vconst(t, EXP_P[5]);
-    for (int i = 4; i >= 0; i--)
-        p = vfma(t, p, r, vconst(t, EXP_P[i]));
-    p = vfma(t, LLVMBuildFMul(b, r, r, ""), p, LLVMBuildFAdd(b, r, vconst(t, 1), ""));
-    LLVMValueRef args[5] = {p, nf, LLVMGetUndef(t->vt), LLVMConstInt(g->t_i16, 0xffff, 0),
-                            LLVMConstInt(g->t_i32, 4, 0) /* the current rounding */};
-    return gen_intrinsic_over(g, "llvm.x86.avx512.mask.scalef.ps.512", NULL, 0, args, 5);
-}
+/* e^x for the softmax's x = s − max ≤ 0 (or NaN, −inf): x ≤ −104 gives exactly 0 (the −inf
+ * and finfo.min of masked scores), NaN stays NaN (llvm_math.c; one vscalefps on AVX-512) */
+static LLVMValueRef vexp(Att *t, LLVMValueRef x) { return gen_math_exp_nonpos(t->g, x); }
 
 /* for (i = 0; i < n; i++) with the body between loop_begin and loop_end */
 static GenLoop loop(Gen *g, LLVMValueRef n, const char *name)
@@ -800,7 +773,6 @@ void gen_attention(Gen *g)
     while (t.vl > 4 && t.TQ % (int)t.vl)
         t.vl /= 2;
     t.QV = t.TQ / (int)t.vl;
-    t.scalef = t.vl == 16 && strcmp(g->tgt.isa, "avx512") == 0;
     t.accs = g->tgt.nregs >= 32 ? 24 : 12;
     if (dim_is_const(a->dv) && a->dv.n > 0 && a->dv.n % t.vl == 0) {
         /* p·v on row-major Acc: CV the largest divisor of Dv / vl leaving ≥ 6 rows per micro-kernel */

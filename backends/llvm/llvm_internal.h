@@ -41,7 +41,7 @@ typedef struct {
     int vl;        /* f32 lanes per vector register: 16 (AVX-512), 8 (AVX), 4 (SSE, NEON, others) */
     int nregs;     /* vector registers: 32 (AVX-512, NEON), 16 */
     bool fma;      /* fused multiply-add in hardware */
-    bool wide512;  /* AVX-512: kernels ask LLVM for 512-bit vectors (prefer-vector-width) */
+    bool wide512;  /* AVX-512 (x86): kernels ask LLVM for 512-bit vectors (prefer-vector-width) */
     const char *isa; /* "avx512", "avx2", "avx", "sse", "neon", "generic" (messages, dumps) */
 } GenTarget;
 
@@ -155,6 +155,8 @@ LLVMValueRef gen_intrinsic_over(Gen *g, const char *name, LLVMTypeRef *over, uns
                                 unsigned n);
 /* Float math on float or vector-of-float values (see llvm_math.c for accuracy). */
 LLVMValueRef gen_math_exp(Gen *g, LLVMValueRef x);
+/* e^x for x ≤ 0 (or −inf, NaN): cheaper scaling on AVX-512 vectors of 16 floats */
+LLVMValueRef gen_math_exp_nonpos(Gen *g, LLVMValueRef x);
 LLVMValueRef gen_math_log(Gen *g, LLVMValueRef x);
 LLVMValueRef gen_math_log1p(Gen *g, LLVMValueRef x);
 LLVMValueRef gen_math_erf(Gen *g, LLVMValueRef x);

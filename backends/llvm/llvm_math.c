@@ -116,15 +116,23 @@ static LLVMValueRef copysign1(Gen *g, LLVMValueRef mag, LLVMValueRef s)
 static const double EXP_P[] = {0.5000000067643633,    0.16666665869410996,   0.04166629508990794,
                                0.00833349700848104,   0.0013944648851461309, 0.00019790352888467526};
 
+/* e^x = p·2^nf for a finite x: nf = x·log2 e rounded (as a float), r = x − nf·ln 2 (ln 2 in two
+ * parts), p = e^r ≈ 1 + r + r²·P(r) on [−ln2/2, ln2/2] */
+static LLVMValueRef exp_reduced(Gen *g, LLVMValueRef x, LLVMValueRef *nf)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef magic = K(g, x, 12582912.0); /* 1.5·2^23: adding it rounds to an integer */
+    *nf = LLVMBuildFSub(b, fma3(g, x, K(g, x, 1.44269504088896341), magic), magic, "");
+    LLVMValueRef r = fma3(g, *nf, K(g, x, -0.693359375), x);
+    r = fma3(g, *nf, K(g, x, 2.12194440054690583e-4), r);
+    return fma3(g, LLVMBuildFMul(b, r, r, ""), poly(g, r, EXP_P, 6), LLVMBuildFAdd(b, r, K(g, x, 1), ""));
+}
+
 /* e^x for x already clamped to [-104, 88.8] (finite) */
 static LLVMValueRef exp_clamped(Gen *g, LLVMValueRef x)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef magic = K(g, x, 12582912.0); /* 1.5·2^23: adding it rounds to an integer */
-    LLVMValueRef nf = LLVMBuildFSub(b, fma3(g, x, K(g, x, 1.44269504088896341), magic), magic, "");
-    LLVMValueRef r = fma3(g, nf, K(g, x, -0.693359375), x);
-    r = fma3(g, nf, K(g, x, 2.12194440054690583e-4), r);
-    LLVMValueRef p = fma3(g, LLVMBuildFMul(b, r, r, ""), poly(g, r, EXP_P, 6), LLVMBuildFAdd(b, r, K(g, x, 1), ""));
+    LLVMValueRef nf, p = exp_reduced(g, x, &nf);
     LLVMValueRef n = LLVMBuildFPToSI(b, nf, gen_like(LLVMTypeOf(x), g->t_i32), "");
     LLVMValueRef n1 = LLVMBuildAShr(b, n, KI(g, x, 1), ""), n2 = LLVMBuildSub(b, n, n1, "");
     LLVMValueRef s1 = floats(g, LLVMBuildShl(b, LLVMBuildAdd(b, n1, KI(g, x, 127), ""), KI(g, x, 23), ""));
@@ -143,6 +151,25 @@ static LLVMValueRef clamp(Gen *g, LLVMValueRef x, double lo, double hi)
 LLVMValueRef gen_math_exp(Gen *g, LLVMValueRef x)
 {
     return fsel(g, isnan1(g, x), x, exp_clamped(g, clamp(g, x, -104.0, 88.8)));
+}
+
+/* e^x for x ≤ 0, −inf or NaN (a softmax's s − max): x ≤ −104 gives exactly 0, NaN stays NaN.
+ * On 16-float vectors of an AVX-512 target the 2^n scaling is one vscalefps (it rounds a
+ * subnormal result once, and x ≤ 0 needs no clamp above), 14 instructions against
+ * gen_math_exp's 30 (whose two-step scaling and clamps serve the whole range); elsewhere it is
+ * gen_math_exp. */
+LLVMValueRef gen_math_exp_nonpos(Gen *g, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    if (!g->tgt.wide512 || LLVMGetTypeKind(t) != LLVMVectorTypeKind || LLVMGetVectorSize(t) != 16 ||
+        LLVMGetElementType(t) != g->t_f32)
+        return gen_math_exp(g, x);
+    LLVMValueRef lo = K(g, x, -104.0);
+    x = fsel(g, flt(g, x, lo), lo, x); /* (NaN stays) */
+    LLVMValueRef nf, p = exp_reduced(g, x, &nf);
+    LLVMValueRef args[5] = {p, nf, LLVMGetUndef(t), LLVMConstInt(g->t_i16, 0xffff, 0),
+                            LLVMConstInt(g->t_i32, 4, 0) /* the current rounding */};
+    return gen_intrinsic_over(g, "llvm.x86.avx512.mask.scalef.ps.512", NULL, 0, args, 5);
 }
 
 /* ---- log ---- */

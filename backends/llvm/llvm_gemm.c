@@ -15,9 +15,11 @@
  * broadcasts one A element per row (x86: vfmadd231ps with an embedded {1toN} broadcast),
  * llvm.fmuladd throughout (an FMA where the target has one), and prefetches the panel 16
  * rows ahead (~+10% on the MLP shapes of ViT-B/16, whose B comes from L3) and, with packed B,
- * the next column group's block of B into L2: each tile a share, spread over its micro-kernels
- * (one line per k of each one's first k; ~5% on 197×768×3072, ~2.5% on ViT-B/16 at batch 1,
- * ~1% more spread than when the tile's first micro-kernel issued its whole share at once).
+ * the next column group's block of B into L2: each tile a share, spread over its micro-kernels,
+ * one line every 4 k of each one's first k (~5% on 197×768×3072, ~2.5% on ViT-B/16 at batch 1
+ * when a tile's first micro-kernel issued its whole share, one line per k; then ~1–2% more
+ * spread over the micro-kernels, ~3% more at one line every 4 k: memory answers such a stream
+ * in time, while a burst queues behind it and slows the kernel's own loads).
  *
  * B panels: a panel is K rows of NR' contiguous floats (NR' ≥ NR, a multiple). When the
  * plan packed B (GemmInfo.pack_nr, at load time), the micro-kernel reads the packed buffer
@@ -55,6 +57,7 @@ enum {
     MAX_MR = 16,
     MAX_NRV = 4,
     PREFETCH_ROWS = 16,   /* B panel rows ahead (measured: 8..24 alike) */
+    PF_SHIFT = 2,         /* the next B block's prefetch: a line every 2^PF_SHIFT k (measured 1, 4, 8) */
     STACK_FLOATS = 32768, /* the most floats in each stack buffer (B panels, partial sums) */
 };
 
@@ -362,8 +365,8 @@ static void k_loop(Gen *g, Gc *c, int mr, const LLVMValueRef *arow, LLVMValueRef
                                 LLVMConstInt(g->t_i32, 3, 0), LLVMConstInt(g->t_i32, 1, 0)};
         gen_intrinsic_over(g, "llvm.prefetch", over, 1, args, 4);
     }
-    if (pf) { /* line pfj0 + k of this tile's share of the next column group's B, into L2 */
-        LLVMValueRef j = LLVMBuildNSWAdd(b, c->pfj0, kk, "");
+    if (pf) { /* line pfj0 + k / 2^PF_SHIFT of this tile's share of the next column group's B, into L2 */
+        LLVMValueRef j = LLVMBuildNSWAdd(b, c->pfj0, LLVMBuildAShr(b, kk, gen_i64(g, PF_SHIFT), ""), "");
         LLVMValueRef off = LLVMBuildNSWAdd(b, c->pfnext, LLVMBuildNSWMul(b, j, gen_i64(g, 16), ""), "");
         LLVMValueRef args[4] = {LLVMBuildGEP2(b, g->t_f32, g->bufp[k->in[k->u.gemm.b].buf], &off, 1, ""),
                                 LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 2, 0),
@@ -402,9 +405,10 @@ static void micro_kernel(Gen *g, Gc *c, int mr, LLVMValueRef m, LLVMValueRef pba
         arow[i] = gen_offset_step(g, gen_offset_step(g, c->abase, mi, A->strides[r - 2]), c->kb, A->strides[r - 1]);
     }
     LLVMValueRef zero = gen_i64(g, 0);
-    if (c->pfj0) { /* the first k of each micro-kernel prefetch its part of the tile's share */
+    if (c->pfj0) { /* the first k of each micro-kernel prefetch its part of the share (PF_SHIFT) */
         LLVMValueRef left = LLVMBuildNSWSub(b, c->pfchunk, c->pfj0, "");
         left = imin(g, left, c->pfper);
+        left = LLVMBuildShl(b, left, gen_i64(g, PF_SHIFT), "");
         LLVMValueRef split = imin(g, c->kcur, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, left, zero, ""), left,
                                                               zero, ""));
         k_loop(g, c, mr, arow, pbase, ldb, zero, split, true, acc);

@@ -262,8 +262,8 @@ static Rows row_groups(Gen *g, const Gc *c, LLVMValueRef M)
     r.y = LLVMBuildSelect(b, fits, y, gen_i64(g, 0), "");
     r.x = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, M, LLVMBuildSelect(b, fits, lo, gen_i64(g, 0), ""), ""), mr, "");
     LLVMValueRef rest = LLVMBuildSelect(b, fits, gen_i64(g, 0), left, "");
-    r.count = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, r.x, r.y, ""),
-                              LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, rest, gen_i64(g, 0), ""), g->t_i64, ""), "");
+    LLVMValueRef last = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, rest, gen_i64(g, 0), ""), g->t_i64, "");
+    r.count = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, r.x, r.y, ""), last, "");
     return r;
 }
 
@@ -625,8 +625,8 @@ static void tile_rows(Gen *g, Gc *c, LLVMValueRef m0, LLVMValueRef m1)
     GenLoop mb;
     LLVMValueRef rows = LLVMBuildNSWSub(b, m1, m0, "");
     bool ragged = rest || c->short_block; /* blocks of fewer than MR rows */
-    gen_loop_begin(g, &mb, gen_i64(g, 0), ragged ? ceil_div(g, rows, c->mr) : LLVMBuildSDiv(b, rows, gen_i64(g, c->mr), ""),
-                   "mblock");
+    LLVMValueRef blocks = ragged ? ceil_div(g, rows, c->mr) : LLVMBuildSDiv(b, rows, gen_i64(g, c->mr), "");
+    gen_loop_begin(g, &mb, gen_i64(g, 0), blocks, "mblock");
     LLVMValueRef m = LLVMBuildNSWAdd(b, m0, LLVMBuildNSWMul(b, mb.iv, gen_i64(g, c->mr), ""), "");
     rows_block(g, c, m, ragged ? imin(g, gen_i64(g, c->mr), LLVMBuildNSWSub(b, m1, m, "")) : gen_i64(g, c->mr), rest);
     gen_loop_end(g, &mb, LOOP_PLAIN);
@@ -735,11 +735,11 @@ static void gemm_kernel(Gen *g)
          * from panel (n0 + NC) / pnr (for a batched weight, past its last group: the next
          * index's first; past the last group of a weight, the buffer that follows it in the
          * runtime's block of packed weights, in plan order: usually the next GEMM's, whose
-         * first block is then on its way too; a prefetch never faults), NC·K floats = NC·K/16 lines, a 1/mgroups share per tile, spread
-         * over the tile's micro-kernels: one line per k of the first pfper k of each (a
-         * share issued at once queued behind memory and slowed the loads of the kernel).
-         * Without it the first row block of each column group waits on memory for B (a
-         * model's weights are used once per run). */
+         * first block is then on its way too; a prefetch never faults), NC·K floats = NC·K/16
+         * lines, a 1/mgroups share per tile, spread over the tile's micro-kernels: pfper lines
+         * each, one every 2^PF_SHIFT k of its first k (a share issued at once queued behind
+         * memory and slowed the kernel's own loads). Without it the first row block of each
+         * column group waits on memory for B (a model's weights are used once per run). */
         LLVMValueRef lines = ceil_div(g, LLVMBuildNSWMul(b, gen_i64(g, c.nc), c.K, ""), 16);
         c.pfchunk = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, lines, LLVMBuildNSWSub(b, mgroups, gen_i64(g, 1), ""), ""),
                                   mgroups, "");

@@ -355,24 +355,17 @@ static Tensor *moe_kernel(Exec *x, const Kernel *k, const int64_t *dims, int ran
     return t;
 }
 
-/* KK_ATTENTION: the interpreter's attention (the op's semantics) on the gathered views */
-static Tensor *attention(Exec *x, const Kernel *k, DType dt)
+/* The interpreter's op on the gathered views (its inputs, in order), the result rounded to dt
+ * (the EX_ACC dtype); NULL with the Exec failed ("<what> kernel: ...") when it fails. */
+static Tensor *interp_op(Exec *x, const char *what, Op op, const Attr *attrs, const View *views, int32_t n, DType dt)
 {
-    const AttnInfo *a = &k->u.attn;
-    int32_t views[4] = {a->q, a->k, a->v, a->mask}, nin = a->mask >= 0 ? 4 : 3, in[4];
+    int32_t in[4];
     Tensor *ops[4] = {NULL, NULL, NULL, NULL}, *outs[1] = {NULL};
-    Graph *sg = ir_graph_new("attention");
+    Graph *sg = ir_graph_new(what);
     IrError err = {{0}};
-    bool ok = sg != NULL;
-    bool segmented = a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT;
-    for (int32_t i = 0; i < nin && ok; i++) {
-        View sv = k->in[views[i]];
-        if (i == 3 && segmented) { /* the segment ids: the view's key axis alone */
-            sv.dims[0] = sv.dims[sv.rank - 1];
-            sv.strides[0] = sv.strides[sv.rank - 1];
-            sv.rank = 1;
-        }
-        ok = (ops[i] = gather_view(x, &sv)) != NULL;
+    bool ok = sg != NULL && n <= 4;
+    for (int32_t i = 0; i < n && ok; i++) {
+        ok = (ops[i] = gather_view(x, &views[i])) != NULL;
         Type t = {ops[i] ? ops[i]->dt : DT_F32, {.rank = ops[i] ? ops[i]->rank : 0}};
         for (int r = 0; ok && r < ops[i]->rank; r++)
             t.shape.d[r] = dim_const(ops[i]->dims[r]);
@@ -381,15 +374,14 @@ static Tensor *attention(Exec *x, const Kernel *k, DType dt)
         ia.input.name = "x";
         ok = ok && (in[i] = ir_build(sg, OP_INPUT, NULL, 0, &ia, &t, (Loc){0}, &err)) >= 0;
     }
-    Attr aa;
-    attr_set_defaults(ATTR_ATTN, &aa);
-    aa.attn.scale = a->scale;
-    aa.attn.mask = a->mask_kind;
-    int32_t v = ok ? ir_build(sg, OP_ATTENTION, in, nin, &aa, NULL, (Loc){0}, &err) : -1;
+    int32_t v = ok ? ir_build(sg, op, in, n, attrs, NULL, (Loc){0}, &err) : -1;
     if (v >= 0 && !ir_interp_node(sg, ir_def(sg, v), (const Tensor *const *)ops, outs, &err))
         outs[0] = NULL;
-    if (ok && !outs[0])
-        fail(x, "attention kernel: %s", err.msg[0] ? err.msg : "out of memory");
+    if (ok && !outs[0]) {
+        char msg[sizeof err.msg + 64];
+        snprintf(msg, sizeof msg, "%s kernel: %s", what, err.msg[0] ? err.msg : "out of memory");
+        fail(x, "%s", msg);
+    }
     for (int i = 0; i < 4; i++)
         tensor_free(ops[i]);
     ir_graph_free(sg);
@@ -403,45 +395,38 @@ static Tensor *attention(Exec *x, const Kernel *k, DType dt)
     return outs[0];
 }
 
+/* KK_ATTENTION: the interpreter's attention (the op's semantics) on the gathered views */
+static Tensor *attention(Exec *x, const Kernel *k, DType dt)
+{
+    const AttnInfo *a = &k->u.attn;
+    View views[4] = {k->in[a->q], k->in[a->k], k->in[a->v]};
+    int32_t nin = 3;
+    if (a->mask >= 0) {
+        View *sv = &views[nin++];
+        *sv = k->in[a->mask];
+        if (a->mask_kind == MASK_SEGMENT || a->mask_kind == MASK_SLOT) { /* the segment ids: the key axis alone */
+            sv->dims[0] = sv->dims[sv->rank - 1];
+            sv->strides[0] = sv->strides[sv->rank - 1];
+            sv->rank = 1;
+        }
+    }
+    Attr aa;
+    attr_set_defaults(ATTR_ATTN, &aa);
+    aa.attn.scale = a->scale;
+    aa.attn.mask = a->mask_kind;
+    return interp_op(x, "attention", OP_ATTENTION, &aa, views, nin, dt);
+}
+
 /* KK_SEGMENT_REDUCE: the interpreter's segment_reduce on the gathered views */
 static Tensor *segment_reduce(Exec *x, const Kernel *k, DType dt)
 {
     const SegReduceInfo *si = &k->u.segred;
-    int32_t views[2] = {si->x, si->seg}, in[2];
-    Tensor *ops[2] = {NULL, NULL}, *outs[1] = {NULL};
-    Graph *sg = ir_graph_new("segment_reduce");
-    IrError err = {{0}};
-    bool ok = sg != NULL;
-    for (int32_t i = 0; i < 2 && ok; i++) {
-        ok = (ops[i] = gather_view(x, &k->in[views[i]])) != NULL;
-        Type t = {ops[i] ? ops[i]->dt : DT_F32, {.rank = ops[i] ? ops[i]->rank : 0}};
-        for (int r = 0; ok && r < ops[i]->rank; r++)
-            t.shape.d[r] = dim_const(ops[i]->dims[r]);
-        Attr ia;
-        attr_set_defaults(ATTR_INPUT, &ia);
-        ia.input.name = i ? "seg" : "x";
-        ok = ok && (in[i] = ir_build(sg, OP_INPUT, NULL, 0, &ia, &t, (Loc){0}, &err)) >= 0;
-    }
+    View views[2] = {k->in[si->x], k->in[si->seg]};
     Attr aa;
     attr_set_defaults(ATTR_SEGRED, &aa);
     aa.segred.segments = d(x, k->out.dims[0]);
     aa.segred.reduce = si->reduce;
-    int32_t v = ok ? ir_build(sg, OP_SEGMENT_REDUCE, in, 2, &aa, NULL, (Loc){0}, &err) : -1;
-    if (v >= 0 && !ir_interp_node(sg, ir_def(sg, v), (const Tensor *const *)ops, outs, &err))
-        outs[0] = NULL;
-    if (ok && !outs[0])
-        fail(x, "segment_reduce kernel: %s", err.msg[0] ? err.msg : "out of memory");
-    for (int i = 0; i < 2; i++)
-        tensor_free(ops[i]);
-    ir_graph_free(sg);
-    if (outs[0] && outs[0]->dt != dt) {
-        Tensor *t = tensor_new(dt, outs[0]->rank, outs[0]->dims);
-        for (int64_t i = 0; t && i < t->numel; i++)
-            tensor_set(t, i, dtype_round(dt, tensor_get(outs[0], i)));
-        tensor_free(outs[0]);
-        return t;
-    }
-    return outs[0];
+    return interp_op(x, "segment_reduce", OP_SEGMENT_REDUCE, &aa, views, 2, dt);
 }
 
 static bool run_kernel(Exec *x, const Kernel *k)

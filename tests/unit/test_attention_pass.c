@@ -14,6 +14,7 @@
 
 #include "test_interp.h"
 #include "test_attention.h"
+#include "test_oom.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -265,16 +266,7 @@ static void test_out_of_memory(void **state)
     bool completed = false;
     for (long k = 0; !completed && k < 10000; k++) {
         Graph *g = parse_file(dir);
-        PassOptions o = {0};
-        ir_alloc_fail_after(k);
-        pass_fuse_attention(g, &o);
-        void *probe = ir_malloc(1);
-        ir_alloc_fail_after(-1);
-        completed = probe != NULL;
-        ir_free(probe);
-        IrError err;
-        if (!ir_verify(g, &err))
-            fail_msg("allocation %ld failing: invalid graph: %s", k, err.msg);
+        completed = oom_run_pass(g, pass_fuse_attention, k, "attention-fusion");
         if (completed)
             assert_int_equal(ta_count(g, OP_ATTENTION), 2);
         ir_graph_free(g);

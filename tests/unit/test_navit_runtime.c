@@ -196,6 +196,16 @@ static uint32_t rnd(uint32_t *s)
     return *s;
 }
 
+/* A random order of perm[0..n) (Fisher–Yates) */
+static void shuffle(uint32_t *s, int *perm, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(rnd(s) % (uint32_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
 static float *random_pixels(uint32_t *s, int h, int w)
 {
     float *px = malloc((size_t)h * w * C * sizeof *px);
@@ -413,11 +423,7 @@ static void test_invariance(void **state)
             run_ok(&ims[i], 1, alone + i * K);
             perm[i] = i;
         }
-        for (int i = n - 1; i > 0; i--) {
-            int j = (int)(rnd(&s) % (uint32_t)(i + 1)), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        shuffle(&s, perm, n);
         for (int i = 0; i < n; i++)
             perm_ims[i] = ims[perm[i]];
         RtNavitItem items[10];
@@ -826,11 +832,7 @@ static void model_invariance(const char *name, const char *tag, const char *flag
                 fail_msg("vit_run: %s", err);
             perm[i] = i;
         }
-        for (int i = n - 1; i > 0; i--) {
-            int j = (int)(rnd(&s) % (uint32_t)(i + 1)), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        shuffle(&s, perm, n);
         for (int i = 0; i < n; i++)
             perm_ims[i] = ims[perm[i]];
         for (int poison = 0; poison <= max_poison; poison++) {

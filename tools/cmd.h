@@ -48,13 +48,13 @@ typedef struct {
     const char *includes[TOOL_MAX_INCLUDES + 1]; /* + the installed models (tool_frontend) */
     int nincludes;
 } ToolModelArgs;
-/* Takes argv[*i] when it is one of those (advancing *i past a separate value): 1; 0 when
- * it is not (an option of the command's own, or unknown); -1 with the reason in msg when
- * it is malformed (msg empty: already reported on stderr). Set m->opt_level = -1 before the first call. */
-int tool_model_arg(ToolModelArgs *m, int argc, char **argv, int *i, char *msg, size_t n);
-/* After the last argument: 0, or -1 with the reason in msg (no model file; --passes with
- * -O; a pass --passes names that does not exist). */
-int tool_model_check(const ToolModelArgs *m, char *msg, size_t n);
+/* Takes argv[*i] for `vitc cmd` when it is one of those (advancing *i past a separate value):
+ * 1; 0 when it is not (an option of the command's own, or unknown); 2 when it is malformed,
+ * reported as bad usage (tool_bad_usage). Set m->opt_level = -1 before the first call. */
+int tool_model_arg(const char *cmd, ToolModelArgs *m, int argc, char **argv, int *i);
+/* After the last argument: 0, or 2 reported as bad usage (no model file; --passes with -O;
+ * a pass --passes names that does not exist). */
+int tool_model_check(const char *cmd, const ToolModelArgs *m);
 /* The frontend's options: the -I folders, then the installed models. */
 FrontendOptions tool_frontend(ToolModelArgs *m);
 

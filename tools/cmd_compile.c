@@ -132,17 +132,13 @@ static int parse_args(int argc, char **argv, CompileArgs *a)
                 return tool_bad_usage("compile", "unknown --emit kind '%s' (use so, obj, asm, llvm or cl)", v);
             a->emit = (Emit)k;
         } else {
-            char msg[256];
-            int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
-            if (r < 0)
-                return msg[0] ? tool_bad_usage("compile", "%s", msg) : 2;
-            if (r == 0)
-                return tool_bad_usage("compile", "unknown option '%s'", arg);
+            int r = tool_model_arg("compile", &a->m, argc, argv, &i);
+            if (r != 1)
+                return r ? r : tool_bad_usage("compile", "unknown option '%s'", arg);
         }
     }
-    char msg[256];
-    if (tool_model_check(&a->m, msg, sizeof msg))
-        return tool_bad_usage("compile", "%s", msg);
+    if (tool_model_check("compile", &a->m))
+        return 2;
     if (a->emit == EMIT_CL && !a->opencl)
         return tool_bad_usage("compile", "--emit=cl needs --target=opencl");
     if (a->opencl && a->emit != EMIT_SO && a->emit != EMIT_CL)

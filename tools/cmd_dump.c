@@ -89,17 +89,13 @@ static int parse_args(int argc, char **argv, DumpArgs *a)
                 return tool_bad_usage("dump", "too many --bind options at '%s'", v);
             a->binds[a->nbinds++] = v;
         } else {
-            char msg[256];
-            int r = tool_model_arg(&a->m, argc, argv, &i, msg, sizeof msg);
-            if (r < 0)
-                return msg[0] ? tool_bad_usage("dump", "%s", msg) : 2;
-            if (r == 0)
-                return tool_bad_usage("dump", "unknown option '%s'", arg);
+            int r = tool_model_arg("dump", &a->m, argc, argv, &i);
+            if (r != 1)
+                return r ? r : tool_bad_usage("dump", "unknown option '%s'", arg);
         }
     }
-    char msg[256];
-    if (tool_model_check(&a->m, msg, sizeof msg))
-        return tool_bad_usage("dump", "%s", msg);
+    if (tool_model_check("dump", &a->m))
+        return 2;
     if (a->stats && a->dot)
         return tool_bad_usage("dump", "--stats and --dot cannot be combined");
     if (a->kernels && (a->stats || a->dot))

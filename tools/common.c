@@ -103,60 +103,49 @@ int tool_bad_usage(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-int tool_model_arg(ToolModelArgs *m, int argc, char **argv, int *i, char *msg, size_t n)
+int tool_model_arg(const char *cmd, ToolModelArgs *m, int argc, char **argv, int *i)
 {
     const char *arg = argv[*i], *v = NULL;
     bool bad = false;
     if (strncmp(arg, "-O", 2) == 0) {
-        if (strlen(arg) != 3 || arg[2] < '0' || arg[2] > '3') {
-            snprintf(msg, n, "unknown optimisation level '%s' (use -O0, -O1, -O2 or -O3)", arg);
-            return -1;
-        }
+        if (strlen(arg) != 3 || arg[2] < '0' || arg[2] > '3')
+            return tool_bad_usage(cmd, "unknown optimisation level '%s' (use -O0, -O1, -O2 or -O3)", arg);
         m->opt_level = arg[2] - '0';
     } else if (tool_opt(argc, argv, i, "--passes", &v, &bad)) {
-        if (bad) {
-            msg[0] = 0; /* tool_opt said so */
-            return -1;
-        }
+        if (bad)
+            return 2; /* tool_opt said so */
         m->passes = v;
     } else if (strncmp(arg, "-I", 2) == 0 || strncmp(arg, "-o", 2) == 0) {
         v = arg[2] ? arg + 2 : *i + 1 < argc ? argv[++*i] : NULL;
-        if (!v) {
-            snprintf(msg, n, "option '%s' needs a value", arg);
-            return -1;
-        }
+        if (!v)
+            return tool_bad_usage(cmd, "option '%s' needs a value", arg);
         if (arg[1] == 'o') {
             m->output = v;
         } else {
-            if (m->nincludes == TOOL_MAX_INCLUDES) {
-                snprintf(msg, n, "too many -I options at '%s'", v);
-                return -1;
-            }
+            if (m->nincludes == TOOL_MAX_INCLUDES)
+                return tool_bad_usage(cmd, "too many -I options at '%s'", v);
             m->includes[m->nincludes++] = v;
         }
     } else if (arg[0] == '-' && arg[1] != 0) {
         return 0;
     } else if (m->file) {
-        snprintf(msg, n, "more than one input file ('%s')", arg);
-        return -1;
+        return tool_bad_usage(cmd, "more than one input file ('%s')", arg);
     } else {
         m->file = arg;
     }
     return 1;
 }
 
-int tool_model_check(const ToolModelArgs *m, char *msg, size_t n)
+int tool_model_check(const char *cmd, const ToolModelArgs *m)
 {
     IrError err;
     if (!m->file)
-        snprintf(msg, n, "no input file");
-    else if (m->passes && m->opt_level >= 0)
-        snprintf(msg, n, "--passes and -O%d cannot be combined", m->opt_level);
-    else if (m->passes && !pass_check_pipeline(m->passes, &err))
-        snprintf(msg, n, "--passes: %s", err.msg);
-    else
-        return 0;
-    return -1;
+        return tool_bad_usage(cmd, "no input file");
+    if (m->passes && m->opt_level >= 0)
+        return tool_bad_usage(cmd, "--passes and -O%d cannot be combined", m->opt_level);
+    if (m->passes && !pass_check_pipeline(m->passes, &err))
+        return tool_bad_usage(cmd, "--passes: %s", err.msg);
+    return 0;
 }
 
 FrontendOptions tool_frontend(ToolModelArgs *m)

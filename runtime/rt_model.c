@@ -98,6 +98,14 @@ static void *aligned(size_t n)
     return p;
 }
 
+/* Whether buffer b lives in the block of constants and folded buffers (m->arena), and its
+ * share of it, rounded to RT_ALIGN. */
+static bool in_arena(const RtBuffer *b) { return b->kind == RT_BUF_CONST || b->kind == RT_BUF_FOLDED; }
+static size_t arena_bytes(const vit_model *m, const RtBuffer *b)
+{
+    return ((size_t)rt_buffer_bytes(b, m->syms) + RT_ALIGN - 1) & ~(size_t)(RT_ALIGN - 1);
+}
+
 /* ---- running kernels ---- */
 
 static void run_kernel(vit_model *m, int k)
@@ -340,25 +348,23 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
     /* the constants and the buffers the once-kernels fill (packed weights): one block, in
      * plan order, so a GEMM's prefetch past its weights' last block reaches the next
      * GEMM's (llvm_gemm.c) */
-    size_t total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        size_t off = 0;
-        for (int i = 0; i < p->nbufs; i++) {
-            const RtBuffer *b = &p->bufs[i];
-            if (b->kind != RT_BUF_CONST && b->kind != RT_BUF_FOLDED)
-                continue;
-            if (pass == 1) {
-                m->bufs[i] = m->arena + off;
-                if (b->kind == RT_BUF_CONST)
-                    memcpy(m->bufs[i], b->data, b->nbytes);
-            }
-            off += ((size_t)rt_buffer_bytes(b, m->syms) + RT_ALIGN - 1) & ~(size_t)(RT_ALIGN - 1);
+    size_t total = 0, off = 0;
+    int members = 0;
+    for (int i = 0; i < p->nbufs; i++)
+        if (in_arena(&p->bufs[i])) {
+            members++;
+            total += arena_bytes(m, &p->bufs[i]);
         }
-        total = off;
-        if (pass == 0 && total > 0 && !(m->arena = aligned(total)))
-            return rt_errf(err, errlen, "out of memory for the packed weights and constants (%zu bytes)", total);
-        if (total == 0)
-            break;
+    if (members > 0 && !(m->arena = aligned(total)))
+        return rt_errf(err, errlen, "out of memory for the packed weights and constants (%zu bytes)", total);
+    for (int i = 0; i < p->nbufs; i++) {
+        const RtBuffer *b = &p->bufs[i];
+        if (!in_arena(b))
+            continue;
+        m->bufs[i] = m->arena + off; /* (a buffer of 0 bytes: a valid pointer all the same) */
+        if (b->kind == RT_BUF_CONST)
+            memcpy(m->bufs[i], b->data, b->nbytes);
+        off += arena_bytes(m, b);
     }
     m->pool = rt_pool_new(default_threads());
     const char *prof = getenv("VIT_PROFILE");

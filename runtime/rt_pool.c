@@ -37,9 +37,9 @@
 
 enum { IDX_BITS = 20, MAX_CHUNKS = (1 << IDX_BITS) - 1, MAX_PARTS = 64 };
 /* How long an idle thread spins before it sleeps: long enough to bridge a vit_run's serial
- * copies of inputs and outputs and the caller's gap between calls (2000 pauses, ~80 µs on
- * this Sapphire Rapids, let the worker sleep between calls: a 0.7 ms GEMM on 2 threads
- * then waited for its wake-up, 183–307 GFLOP/s against 246–355 with 1 ms) */
+ * copies of inputs and outputs and the caller's gap between calls. A count of 2000 pauses
+ * (~80 µs on this Sapphire Rapids) let the workers sleep between calls, and a 0.7 ms GEMM on
+ * 2 threads then waited for their wake-up: 183–307 GFLOP/s against 246–355 with 1 ms. */
 #define SPIN_SECONDS 1e-3
 #define GEN_OF(t) ((t) >> (2 * IDX_BITS))
 #define N_OF(t) (((t) >> IDX_BITS) & MAX_CHUNKS)

@@ -1116,6 +1116,9 @@ bool plan_kernel_check(const Plan *p, int32_t ki, char *msg, size_t n)
     int32_t r = k->out.rank;
     if (k->out.buf < 0 || k->out.buf >= p->nbufs || r < 0 || r > IR_MAX_RANK)
         bad = "an invalid output view";
+    else if (p->bufs[k->out.buf].kind != BUF_TEMP && p->bufs[k->out.buf].kind != BUF_OUTPUT &&
+             p->bufs[k->out.buf].kind != BUF_FOLDED)
+        bad = "an output that is an input, a parameter or a constant (the runtime reads those in place)";
     for (int32_t i = 0; i < k->nin && !bad; i++)
         if (k->in[i].buf < 0 || k->in[i].buf >= p->nbufs || k->in[i].rank < 0 || k->in[i].rank > IR_MAX_RANK)
             bad = "an invalid input view";

@@ -512,6 +512,30 @@ static int bind_workspace(vit_model *m, int64_t key, char *err, size_t errlen)
     return 0;
 }
 
+/* Whether the kernels can read the images where they are and write the outputs straight
+ * into out (no copies; a one-matmul model at M = 1576 spends ~9% of its run copying): the
+ * CPU executor, f32 pixels one image after another, no padding of a fixed batch, and, for
+ * out, a single f32 output. Kernels never write an input (plan_kernel_check), so the
+ * caller's pixels are only read; out is used in place only when it does not overlap them
+ * (the kernels' buffers never overlap: docs/BACKEND_LLVM.md). */
+static bool images_in_place(const vit_model *m, const vit_image *images, int n, int batch, size_t per)
+{
+    if (m->ocl || n != batch || m->plan->bufs[m->image].dtype != RT_DT_F32)
+        return false;
+    for (int i = 1; i < n; i++)
+        if (images[i].pixels != images[0].pixels + (size_t)i * per)
+            return false;
+    return true;
+}
+
+static bool out_in_place(const vit_model *m, const float *pixels, size_t in_floats, const float *out, int n)
+{
+    const RtPlan *p = m->plan;
+    size_t out_floats = (size_t)n * (size_t)m->info.outputs;
+    return p->noutputs == 1 && p->bufs[p->outputs[0].buffer].dtype == RT_DT_F32 &&
+           (out + out_floats <= pixels || pixels + in_floats <= out);
+}
+
 /* Runs images [0, n) of a chunk (n ≤ max_images) into out. */
 static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen)
 {
@@ -525,6 +549,14 @@ static int run_chunk(vit_model *m, const vit_image *images, int n, float *out, c
     size_t per = (size_t)m->info.height * (size_t)m->info.width * (size_t)m->info.channels;
     size_t esize = rt_dtype_size(in->dtype);
     int batch = m->batch_sym >= 0 ? n : m->info.max_images;
+    if (images_in_place(m, images, n, batch, per)) {
+        m->bufs[m->image] = (char *)images[0].pixels; /* read only */
+        if (out_in_place(m, images[0].pixels, per * (size_t)n, out, n)) {
+            m->bufs[p->outputs[0].buffer] = (char *)out;
+            return run_kernels(m, 0, err, errlen);
+        }
+        batch = 0; /* nothing to copy in */
+    }
     for (int i = 0; i < batch; i++) {
         char *dst = m->bufs[m->image] + (size_t)i * per * esize;
         if (i >= n)

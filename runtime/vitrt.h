@@ -66,7 +66,9 @@ int vit_info(const vit_model *m, struct vit_info *info);
  * Returns 0, or non-zero with the reason in err (a wrong image size, n < 0, ...). A NaViT
  * model resizes each image to a patch grid within its token budget (vit_set_option
  * "resize"), packs them in input order into sequences of `tokens` tokens and `max_images`
- * images, and runs as many sequences as needed (docs/NAVIT.md). */
+ * images, and runs as many sequences as needed (docs/NAVIT.md). Images that lie one after
+ * another in memory are read where they are (never written), and out may then be written
+ * directly: keep both untouched until vit_run returns. */
 int vit_run(vit_model *m, const vit_image *images, int n, float *out, char *err, size_t errlen);
 
 /* Worker threads (default: the number of cores, or VIT_NUM_THREADS). n < 1 means 1. */

@@ -3,13 +3,14 @@
  * drives them through dlopen: open, info, run, close; several models at once (two
  * different .so files, two copies of one, one opened twice, from several threads) giving
  * independent results equal to timm's; every class of bad weights file; bad runs;
- * embedded weights.
+ * embedded weights; images read and logits written in place.
  */
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -108,6 +109,21 @@ static vit_model *open_model(const Api *api, const char *weights)
     return m;
 }
 
+/* Whether out holds timm's logits of images first, first + 1, .. first + n − 1 (the 4
+ * reference images repeated); else what differs, in msg. */
+static bool compare(const float *out, const Ref *r, int first, int n, char *msg, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 10; k++) {
+            float want = r->logits[(first + i) % 4][k];
+            if (!(fabs(out[i * 10 + k] - want) <= TOLERANCE)) {
+                snprintf(msg, len, "image %d logit %d: %g, timm %g", first + i, k, out[i * 10 + k], want);
+                return false;
+            }
+        }
+    return true;
+}
+
 /* Runs the 4 reference images (repeated `times`) and compares with timm; NULL, or what
  * went wrong in msg (no cmocka assertion: it runs on other threads too). */
 static const char *try_check(const Api *api, vit_model *m, const Ref *r, int times, char *msg, size_t len)
@@ -123,10 +139,8 @@ static const char *try_check(const Api *api, vit_model *m, const Ref *r, int tim
         ims[i] = (vit_image){32, 32, 3, r->image[i % 4]};
     if (!msg[0] && api->run(m, ims, n, out, err, sizeof err) != 0)
         snprintf(msg, len, "vit_run: %s", err);
-    for (int i = 0; !msg[0] && i < n; i++)
-        for (int k = 0; !msg[0] && k < 10; k++)
-            if (!(fabs(out[i * 10 + k] - r->logits[i % 4][k]) <= TOLERANCE))
-                snprintf(msg, len, "image %d logit %d: %g, timm %g", i, k, out[i * 10 + k], r->logits[i % 4][k]);
+    if (!msg[0])
+        compare(out, r, 0, n, msg, len);
     free(ims);
     free(out);
     return msg[0] ? msg : NULL;
@@ -370,11 +384,51 @@ static void test_many(void **state)
     dlclose(copy.handle);
 }
 
+/* Images laid one after another are read where they are, and a single output is written
+ * straight into out (rt_model.c, images_in_place): pixels at an odd float offset, left as
+ * they were; out inside the pixels' own block, where the kernels would overwrite pixels
+ * they still read, so the runtime must copy instead. */
+static void test_in_place(void **state)
+{
+    (void)state;
+    Api api;
+    load(&api, "cls.so");
+    char w[4096], err[1024], msg[1200];
+    weights_of(w, sizeof w, "cls");
+    vit_model *m = open_model(&api, w);
+    const Ref *r = &refs[0];
+    enum { PER = 32 * 32 * 3 };
+    float *block = malloc(sizeof r->image + sizeof(float)), *px = block + 1, out[40];
+    assert_non_null(block);
+    vit_image ims[4];
+    for (int i = 0; i < 4; i++)
+        ims[i] = (vit_image){32, 32, 3, px + i * PER};
+    for (int threads = 1; threads <= 2; threads++) {
+        api.set_threads(m, threads);
+        memcpy(px, r->image, sizeof r->image);
+        assert_int_equal(api.run(m, ims, 4, out, err, sizeof err), 0);
+        if (!compare(out, r, 0, 4, msg, sizeof msg))
+            fail_msg("%d threads: %s", threads, msg);
+        assert_memory_equal(px, r->image, sizeof r->image);
+        /* out where image 0 lies: in place for images 1..3, overlapping for 0..3 */
+        assert_int_equal(api.run(m, ims + 1, 3, px, err, sizeof err), 0);
+        if (!compare(px, r, 1, 3, msg, sizeof msg))
+            fail_msg("%d threads, out just before the pixels: %s", threads, msg);
+        memcpy(px, r->image, sizeof r->image);
+        assert_int_equal(api.run(m, ims, 4, px + PER / 2, err, sizeof err), 0);
+        if (!compare(px + PER / 2, r, 0, 4, msg, sizeof msg))
+            fail_msg("%d threads, out inside the pixels: %s", threads, msg);
+    }
+    free(block);
+    api.close(m);
+    dlclose(api.handle);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),    cmocka_unit_test(test_bad_runs), cmocka_unit_test(test_bad_weights),
-        cmocka_unit_test(test_embedded), cmocka_unit_test(test_many),
+        cmocka_unit_test(test_embedded), cmocka_unit_test(test_many),     cmocka_unit_test(test_in_place),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

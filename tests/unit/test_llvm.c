@@ -78,8 +78,9 @@ static void test_casts(void **state)
     bc_casts(&llvm, true);
 }
 
-/* A malformed kernel (an operand index out of range, a view of the wrong rank) fails the
- * plan's check with the kernel named, and the backend refuses it instead of generating code. */
+/* A malformed kernel (an operand index out of range, an input as its output, a view of the
+ * wrong rank) fails the plan's check with the kernel named, and the backend refuses it
+ * instead of generating code. */
 static void test_malformed_kernel(void **state)
 {
     (void)state;
@@ -104,6 +105,11 @@ static void test_malformed_kernel(void **state)
     assert_false(plan_kernel_check(p, gemm, msg, sizeof msg));
     assert_non_null(strstr(msg, "GEMM kernel has operands of the wrong rank"));
     k->u.gemm.a = a;
+    int32_t out = k->out.buf;
+    k->out.buf = k->in[a].buf; /* writing the input x, which the runtime reads in place */
+    assert_false(plan_kernel_check(p, gemm, msg, sizeof msg));
+    assert_non_null(strstr(msg, "an output that is an input"));
+    k->out.buf = out;
     k->in[a].rank = 1; /* A of rank 1 under an output of rank 2 */
     assert_false(plan_kernel_check(p, gemm, msg, sizeof msg));
     LlvmOptions lo = {.opt_level = 0};

@@ -1,8 +1,8 @@
 """peers.py — the whole ViT-B/16 in PyTorch (eager and torch.compile) and ONNX Runtime.
 
-    python3 peers.py input   OUT/input.f32 [--images 8]
-    python3 peers.py torch   WEIGHTS INPUT --threads N --runs R --batches 1,8 [--compile] [--save DIR]
-    python3 peers.py ort     WEIGHTS INPUT ONNX --threads N --runs R --batches 1,8 [--save DIR]
+    python3 peers.py input   OUT/input.f32 [--images 32]
+    python3 peers.py torch   WEIGHTS INPUT --threads N --runs R --batches 1,8,32 [--compile] [--save DIR]
+    python3 peers.py ort     WEIGHTS INPUT ONNX --threads N --runs R --batches 1,8,32 [--save DIR]
     python3 peers.py compare DIR
 
 The model is timm's vit_base_patch16_224 with exactly the tensors of WEIGHTS (the safetensors

@@ -6,7 +6,7 @@
 # Installs the peers (Debian: OpenBLAS (OpenMP build), oneDNN; pip: torch, timm, onnx,
 # onnxruntime, ...), builds vitc (Release) and the harnesses in build-bench/, then measures in
 # one run: the FMA peak, the GEMMs of ViT-B/16 (OpenBLAS, oneDNN, vitc) and the whole ViT-B/16
-# (vitc, PyTorch eager and torch.compile, ONNX Runtime) at 1 and 2 threads, the logits'
+# (vitc, PyTorch eager and torch.compile, ONNX Runtime) at batch 1, 8 and 32 on 1 and 2 threads, the logits'
 # agreement and vitc's peak resident memory; prints one table and writes it into
 # bench/README.md. --quick: batch 1 only (M = 197 GEMMs), 5 runs, no torch.compile, and the
 # table goes to build-bench/results.md instead of the README. --commit REV: build vitc from that
@@ -148,9 +148,9 @@ done
 log "ViT-B/16"
 IN=$OUT/logits/input.f32
 rm -f "$OUT/vit_b16.onnx" "$OUT/vit_b16.onnx.data"   # exported anew from this run's weights
-$PY "$ROOT/bench/peers.py" input "$IN" --images 8
+$PY "$ROOT/bench/peers.py" input "$IN" --images 32
 rm -f "$OUT"/logits/*_b*.f32
-BATCHES="1 8"; [ "$QUICK" = 1 ] && BATCHES=1
+BATCHES="1 8 32"; [ "$QUICK" = 1 ] && BATCHES=1   # 32: issue 4's throughput batch
 LAST=${BATCHES##* }
 for t in $THREADS; do
   c=$(cpus "$t")

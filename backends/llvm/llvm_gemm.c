@@ -118,14 +118,15 @@ static void shape(const Gen *g, const Kernel *k, Gc *c)
     c->pnr = c->packed ? gi->pack_nr : c->nr;
     bool kconst = dim_is_const(gi->k), nconst = dim_is_const(gi->n), mconst = dim_is_const(gi->m);
     int64_t K = gi->k.n;
-    /* K per block: all of it up to 1024 (packed) / 256 (copied B), else 768 / 256 */
-    int64_t kmax = c->packed ? 1024 : 256, kblk = c->packed ? 768 : 256;
+    /* K per block: all of it up to 4096 (packed) / 256 (copied B), else 768 / 256 */
+    int64_t kmax = c->packed ? 4096 : 256, kblk = c->packed ? 768 : 256;
     c->kc = k->sched.tile_k > 0 ? k->sched.tile_k : kconst && K <= kmax ? (K > 0 ? K : 1) : kblk;
     if (!c->packed && c->kc > STACK_FLOATS / c->pnr)
         c->kc = STACK_FLOATS / c->pnr;
     c->single_k = kconst && K <= c->kc;
-    /* columns per tile: a multiple of the panel width, B's block about 768 KiB (packed) */
-    int64_t nc = c->packed ? (kconst ? 196608 / (K > 0 ? K : 1) : 256) : 256;
+    /* columns per tile: a multiple of the panel width; packed, B's block about 768 KiB, or
+     * 384 KiB when K > 1024 (the tile's A rows no longer fit L1) */
+    int64_t nc = c->packed ? (kconst ? (K > 1024 ? 98304 : 196608) / (K > 0 ? K : 1) : 256) : 256;
     if (k->sched.tile_n > 0)
         nc = k->sched.tile_n;
     nc = nc / c->pnr * c->pnr;

@@ -3,7 +3,7 @@
  *
  *   - weights (parameters, in timm's (out, in) layout and as stored) packed into panels at
  *     load time, on odd shapes: M, N, K of 1, primes, one off the micro-tile and panel
- *     sizes, K = 3072, M in row blocks of 14 and 13 rows or with a remainder (26, 24, 169,
+ *     sizes, K = 3072 and 4099, M in row blocks of 14 and 13 rows or with a remainder (26, 24, 169,
  *     155, 1576, 416);
  *     the plan really packs (pack_nr, once-kernels, a folded buffer);
  *   - B an activation (copied into panels per tile): n-stride 1, transposed, batched with
@@ -229,9 +229,11 @@ static void test_gemm_packed_shapes(void **state)
         linear_case(s[0], s[1], s[2], true, (int)(i % 4), false, 2e-5, &HOST);
         linear_case(s[0], s[1], s[2], false, 1, i % 2 == 0, 2e-5, &HOST);
     }
-    /* K = 3072 (blocks of K with partial sums), and the shapes of ViT-B/16 cut down in M */
+    /* K = 3072 (one block of K, one panel per tile), K = 4099 (blocks of K with partial sums),
+     * and the shapes of ViT-B/16 cut down in M */
     linear_case(5, 3072, 37, true, 2, false, 1e-4, &HOST);
     linear_case(16, 3072, 64, true, 1, true, 1e-4, &HOST);
+    linear_case(17, 4099, 40, true, 1, false, 1e-4, &HOST);
     linear_case(19, 768, 768, true, 3, false, 5e-5, &HOST);
     /* row blocks of 14 and 13 rows (AVX-512; llvm_gemm.c row_groups): 26 = 2·13, 169 = 13·13,
      * 1576 = 107·14 + 6·13; too few rows for that, 14 + a remainder (24 = 14 + 4 + 4 + 1 + 1,

@@ -45,7 +45,8 @@
  *         acc = kb = 0 ? 0 : partial sums (stack); acc += A[mb.., kb..]·panel p; acc → stack
  *         last kb: for each row: epilogue(sums) → out (vector mode, masked past N)
  *
- * MC = MR with packed B (the tile's A rows stay in L1 while the panels stream from L2), up
+ * MC = MR with packed B (the tile's A rows stay in L1 while the panels stream from L2; NC
+ * one panel while A is small, tile_cols), up
  * to 16·MR otherwise (the copy of B is shared by more rows); the stack buffers stay under
  * 128 KiB each. The epilogue is the kernel's expression evaluated on vectors (llvm_expr.c
  * vector mode) — bias, GELU, residual adds — in one loop over the tile's rows, whatever
@@ -59,18 +60,21 @@ enum {
     PREFETCH_ROWS = 16,   /* B panel rows ahead (measured: 8..24 alike) */
     PF_SHIFT = 2,         /* the next B block's prefetch: a line every 2^PF_SHIFT k (measured 1, 4, 8) */
     STACK_FLOATS = 32768, /* the most floats in each stack buffer (B panels, partial sums) */
+    A_SMALL_BYTES = 1 << 20, /* A up to this size: tiles one panel wide (tile_cols) */
 };
 
 typedef struct {
     /* shape of the code */
     int vl, nrv, nr, mr;
-    int64_t kc, nc, mc;       /* blocking: K per block, columns and rows per tile */
+    int64_t kc, nc, mc;       /* blocking: K per block, columns and rows per tile (nc: at most) */
     int pnr;                  /* columns per panel in memory (packed: pack_nr; else nr) */
     bool packed, single_k;
+    bool nc_fixed;            /* the schedule set nc (tile_n): tile_cols keeps it */
     bool mixed;               /* row blocks of MR and MR − 1 rows (row_groups) */
     bool short_block;         /* blocks of MR − 1 rows occur (mixed) */
     /* values of the current tile */
     LLVMValueRef M, N, K;
+    LLVMValueRef ncv;         /* columns per tile at run time (tile_cols) */
     LLVMValueRef *idx;        /* output index: batch dims set */
     LLVMValueRef abase, bbase;/* A and B (unpacked) offsets of the batch index */
     LLVMValueRef m0, n0, n1, kb, kcur, first, last, npanels;
@@ -127,7 +131,8 @@ static void shape(const Gen *g, const Kernel *k, Gc *c)
     /* columns per tile: a multiple of the panel width; packed, B's block about 768 KiB, or
      * 384 KiB when K > 1024 (the tile's A rows no longer fit L1) */
     int64_t nc = c->packed ? (kconst ? (K > 1024 ? 98304 : 196608) / (K > 0 ? K : 1) : 256) : 256;
-    if (k->sched.tile_n > 0)
+    c->nc_fixed = k->sched.tile_n > 0;
+    if (c->nc_fixed)
         nc = k->sched.tile_n;
     nc = nc / c->pnr * c->pnr;
     if (nc < c->pnr)
@@ -154,6 +159,20 @@ static void shape(const Gen *g, const Kernel *k, Gc *c)
         c->nc = STACK_FLOATS / mc / c->pnr * c->pnr > c->pnr ? STACK_FLOATS / mc / c->pnr * c->pnr : c->pnr;
 }
 
+/* Columns per tile at run time: one panel when A, M × K floats, fits in half of L2 with
+ * single-block packed B (then the tiles re-read A from L2 cheaply, and a column group's B,
+ * K × 32 floats, stays nearer: ViT-B/16 at batch 1, 197 × 768, ran its qkv, proj and fc1
+ * GEMMs 5–6% faster), else nc (a larger A comes from L3 once per column group: at batch 8,
+ * 1576 rows, one panel made the same GEMMs 10–15% slower). A schedule's tile_n stays. */
+static LLVMValueRef tile_cols(Gen *g, const Gc *c, LLVMValueRef M, LLVMValueRef K)
+{
+    if (!c->packed || !c->single_k || c->nc_fixed || c->nc == c->pnr)
+        return gen_i64(g, c->nc);
+    LLVMValueRef small = LLVMBuildICmp(g->b, LLVMIntSLE, LLVMBuildNSWMul(g->b, M, K, ""),
+                                       gen_i64(g, A_SMALL_BYTES / 4), "");
+    return LLVMBuildSelect(g->b, small, gen_i64(g, c->pnr), gen_i64(g, c->nc), "");
+}
+
 /* Π of the batch dims of the output */
 static LLVMValueRef batch_count(Gen *g)
 {
@@ -167,6 +186,11 @@ static LLVMValueRef batch_count(Gen *g)
 static LLVMValueRef ceil_div(Gen *g, LLVMValueRef a, int64_t b)
 {
     return LLVMBuildSDiv(g->b, LLVMBuildNSWAdd(g->b, a, gen_i64(g, b - 1), ""), gen_i64(g, b), "");
+}
+
+static LLVMValueRef ceil_divv(Gen *g, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSDiv(g->b, LLVMBuildNSWAdd(g->b, a, LLVMBuildNSWSub(g->b, b, gen_i64(g, 1), ""), ""), b, "");
 }
 
 static LLVMValueRef imin(Gen *g, LLVMValueRef a, LLVMValueRef b)
@@ -297,7 +321,8 @@ LLVMValueRef gen_gemm_extent(Gen *g)
     Gc c;
     shape(g, g->k, &c);
     const GemmInfo *gi = &g->k->u.gemm;
-    LLVMValueRef n = LLVMBuildNSWMul(g->b, batch_count(g), ceil_div(g, gen_dim(g, gi->n), c.nc), "");
+    LLVMValueRef ncv = tile_cols(g, &c, gen_dim(g, gi->m), gen_dim(g, gi->k));
+    LLVMValueRef n = LLVMBuildNSWMul(g->b, batch_count(g), ceil_divv(g, gen_dim(g, gi->n), ncv), "");
     n = LLVMBuildNSWMul(g->b, n, row_groups(g, &c, gen_dim(g, gi->m)).count, "");
     g->k = saved;
     return n;
@@ -681,6 +706,7 @@ static void gemm_kernel(Gen *g)
     c.M = gen_dim(g, gi->m);
     c.N = gen_dim(g, gi->n);
     c.K = gen_dim(g, gi->k);
+    c.ncv = tile_cols(g, &c, c.M, c.K);
     LLVMValueRef idx[IR_MAX_RANK] = {0};
     c.idx = idx;
     if (!c.packed)
@@ -702,7 +728,7 @@ static void gemm_kernel(Gen *g)
     LLVMValueRef rest = LLVMBuildSDiv(b, it.iv, mgroups, "");
     LLVMValueRef ng;
     if (b_varies(k)) {
-        LLVMValueRef ngroups = ceil_div(g, c.N, c.nc);
+        LLVMValueRef ngroups = ceil_divv(g, c.N, c.ncv);
         ng = LLVMBuildSRem(b, rest, ngroups, "");
         rest = LLVMBuildSDiv(b, rest, ngroups, "");
     } else {
@@ -727,8 +753,8 @@ static void gemm_kernel(Gen *g)
     c.bbase = c.packed && B->rank == 3 ? gen_dim(g, B->offset) : gen_view_base(g, B, idx, r - 2);
     LLVMValueRef m0, m1;
     row_group(g, &c, &rg, c.M, mg, &m0, &m1);
-    c.n0 = LLVMBuildNSWMul(b, ng, gen_i64(g, c.nc), "");
-    c.n1 = imin(g, c.N, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""));
+    c.n0 = LLVMBuildNSWMul(b, ng, c.ncv, "");
+    c.n1 = imin(g, c.N, LLVMBuildNSWAdd(b, c.n0, c.ncv, ""));
     c.npanels = ceil_div(g, LLVMBuildNSWSub(b, c.n1, c.n0, ""), c.nr);
     c.m0 = m0; /* the tile's first row (partial sums are relative to it) */
     if (c.packed) {
@@ -741,11 +767,11 @@ static void gemm_kernel(Gen *g)
          * each, one every 2^PF_SHIFT k of its first k (a share issued at once queued behind
          * memory and slowed the kernel's own loads). Without it the first row block of each
          * column group waits on memory for B (a model's weights are used once per run). */
-        LLVMValueRef lines = ceil_div(g, LLVMBuildNSWMul(b, gen_i64(g, c.nc), c.K, ""), 16);
+        LLVMValueRef lines = ceil_div(g, LLVMBuildNSWMul(b, c.ncv, c.K, ""), 16);
         c.pfchunk = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, lines, LLVMBuildNSWSub(b, mgroups, gen_i64(g, 1), ""), ""),
                                   mgroups, "");
         LLVMValueRef first = LLVMBuildNSWMul(
-            b, LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.n0, gen_i64(g, c.nc), ""), gen_i64(g, c.pnr), ""),
+            b, LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.n0, c.ncv, ""), gen_i64(g, c.pnr), ""),
             LLVMBuildNSWMul(b, c.K, gen_i64(g, c.pnr), ""), "");
         LLVMValueRef calls = LLVMBuildNSWMul(b, c.npanels, c.single_k ? gen_i64(g, 1) : ceil_div(g, c.K, c.kc), "");
         c.pfper = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c.pfchunk, LLVMBuildNSWSub(b, calls, gen_i64(g, 1), ""), ""),

@@ -198,7 +198,8 @@ def build(r, a):
     if r["gemm"]:
         out += ["", "### GEMMs of ViT-B/16 (fp32, C = A·Wᵀ, W stored [N, K])", "",
                 "GFLOP/s of the median [of the slowest–fastest run], % of the FMA peak of the same thread count. "
-                "vitc: a compiled one-matmul model timed through vit_run (copies of x in and y out included).", ""]
+                "vitc: a compiled one-matmul model timed through a whole vit_run (x read and y written in place, as "
+                "vit_run does for contiguous f32 images).", ""]
         out += gemm_table(r)
     if r["model"]:
         out += ["", f"### ViT-B/16 at 224 ({VIT_B16_FLOP / 1e9:.2f} GFLOP per image)", ""] + model_table(r)
@@ -208,6 +209,7 @@ def build(r, a):
         out += [f"| {f[0]} | {f[1]} | {f[2]} | {f[3] if len(f) > 3 else '—'} |" for f in r["agree"]]
     if r["rss"]:
         out += ["", "### Peak resident memory of a ViT-B/16 run through the .so (`/usr/bin/time -f %M`)", "",
+                "The issue's bound is for batch 1; larger batches add their images' activations.", "",
                 "| batch | peak RSS | weights file + 64 MiB | within | resident after the run: from files / anonymous |",
                 "| ---: | ---: | ---: | --- | ---: |"]
         for b, kb, wbytes, *split in r["rss"]:

@@ -1,5 +1,6 @@
 /* abi.h — what the C harnesses of bench/ that drive a compiled model share: its vitrt.h ABI
- * found in a .so by dlopen, and the process's memory as /proc/self/status reports it. */
+ * found in a .so by dlopen, one vit_run call to time, and the process's memory as
+ * /proc/self/status reports it. */
 #ifndef BENCH_ABI_H
 #define BENCH_ABI_H
 
@@ -39,6 +40,22 @@ static int abi_load(Abi *abi, const char *so, const char *who)
         return -1;
     }
     return 0;
+}
+
+/* One vit_run with its arguments, as timing.h's time_calls calls it (abi_run). */
+typedef struct {
+    const Abi *abi;
+    vit_model *m;
+    const vit_image *images;
+    int n;
+    float *out;
+    char err[1024];
+} AbiRun;
+
+static int abi_run(void *arg)
+{
+    AbiRun *r = arg;
+    return r->abi->run(r->m, r->images, r->n, r->out, r->err, sizeof r->err);
 }
 
 /* A "Key: N kB" line of /proc/self/status (VmHWM, RssAnon, ...) in KiB; -1 if absent. */

@@ -25,22 +25,6 @@
 #include "abi.h"
 #include "timing.h"
 
-typedef struct {
-    const Abi *abi;
-    vit_model *m;
-    const vit_image *images;
-    int n;
-    float *out;
-} Call;
-
-static char err[1024];
-
-static int call(void *arg)
-{
-    Call *c = arg;
-    return c->abi->run(c->m, c->images, c->n, c->out, err, sizeof err);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -52,9 +36,10 @@ int main(int argc, char **argv)
     Abi abi;
     if (abi_load(&abi, argv[1], "navit"))
         return 1;
-    vit_model *m = abi.open(argv[2], err, sizeof err);
+    AbiRun c = {&abi, NULL, NULL, 0, NULL, {0}};
+    vit_model *m = c.m = abi.open(argv[2], c.err, sizeof c.err);
     if (!m) {
-        fprintf(stderr, "navit: %s\n", err);
+        fprintf(stderr, "navit: %s\n", c.err);
         return 1;
     }
     long hwm_open = status_kb("VmHWM");
@@ -89,10 +74,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "navit: warning: %d images of %ld tokens take more than one sequence (%d tokens, %d images)\n",
                 n, tokens, in.tokens, in.max_images);
     float *out = malloc(sizeof *out * (size_t)n * (size_t)in.outputs);
-    Call c = {&abi, m, ims, n, out};
+    c.images = ims;
+    c.n = n;
+    c.out = out;
     Timing t;
-    if (time_calls(call, &c, runs, &t) != 0) {
-        fprintf(stderr, "navit: vit_run: %s\n", err);
+    if (time_calls(abi_run, &c, runs, &t) != 0) {
+        fprintf(stderr, "navit: vit_run: %s\n", c.err);
         return 1;
     }
     printf("navit %d %d %ld %.3f %.3f %.3f\n", threads, n, tokens, t.median * 1e3, t.min * 1e3, t.max * 1e3);

@@ -14,7 +14,7 @@
  * [M, N] = x · Wᵀ with the only tensor of WEIGHTS stored [N, K] f32; prints gemm_peers' line
  * (gemm vitc THREADS M K N MEDIAN_MS MIN_MS MAX_MS GFLOPS maxrel=E), where 64 entries of the
  * output are checked against a double-precision dot product (maxrel). The time is the whole
- * vit_run call: the copies of x in and y out included.
+ * vit_run call (which reads x and writes y in place: the images here are contiguous f32).
  * --mem: then prints, before vit_close, this process's peak resident set and what is resident
  * now, mapped from files (the weights, the .so) and anonymous (copies, the workspace), in KiB:
  *
@@ -29,21 +29,6 @@
 
 #include "abi.h"
 #include "timing.h"
-
-typedef struct {
-    const Abi *abi;
-    vit_model *m;
-    const vit_image *images;
-    int n;
-    float *out;
-    char err[256];
-} Run;
-
-static int call(void *arg)
-{
-    Run *r = arg;
-    return r->abi->run(r->m, r->images, r->n, r->out, r->err, sizeof r->err);
-}
 
 /* The data of the one tensor in a safetensors file (header: u64 length, JSON, data). */
 static float *read_only_tensor(const char *path, size_t count)
@@ -111,7 +96,7 @@ int main(int argc, char **argv)
     Abi abi;
     if (abi_load(&abi, so, "vitc_time"))
         return 1;
-    Run r = {&abi, NULL, NULL, n, NULL, {0}};
+    AbiRun r = {&abi, NULL, NULL, n, NULL, {0}};
     if (!(r.m = abi.open(weights, r.err, sizeof r.err))) {
         fprintf(stderr, "vitc_time: %s\n", r.err);
         return 1;
@@ -144,7 +129,7 @@ int main(int argc, char **argv)
         images[i] = (vit_image){info.height, info.width, info.channels, pixels + per * i};
     r.images = images;
     Timing t;
-    if (time_calls(call, &r, runs, &t) != 0) {
+    if (time_calls(abi_run, &r, runs, &t) != 0) {
         fprintf(stderr, "vitc_time: vit_run: %s\n", r.err);
         return 1;
     }

@@ -3,7 +3,7 @@
  * drives them through dlopen: open, info, run, close; several models at once (two
  * different .so files, two copies of one, one opened twice, from several threads) giving
  * independent results equal to timm's; every class of bad weights file; bad runs;
- * embedded weights; images read and logits written in place.
+ * embedded weights; images read and logits written in place, and not when out overlaps them.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -424,11 +424,50 @@ static void test_in_place(void **state)
     dlclose(api.handle);
 }
 
+/* The overlap guard: a model whose one kernel reads the image and writes the output (y = 2x),
+ * out 5 floats past the pixels' start. Written in place, y[i] would land on pixels not read
+ * yet; the runtime must copy instead. */
+static void test_in_place_overlap(void **state)
+{
+    (void)state;
+    char vit[4200], w[4200], so[4200], err[1024];
+    path(vit, sizeof vit, "twice.vit");
+    path(w, sizeof w, "twice.safetensors");
+    path(so, sizeof so, "twice.so");
+    static const char model[] = "model twice {\n"
+                                "  input image: f32[B, 4, 4, 3] (B <= 8)\n"
+                                "  output y = reshape(image, [B, 48]) * 2\n"
+                                "}\n";
+    write_all(vit, model, strlen(model));
+    assert_int_equal(so_sh("'%s' init '%s' -o '%s' > /dev/null", VITC_BIN, vit, w), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -o '%s'", VITC_BIN, vit, so), 0);
+    Api api;
+    so_load(&api, so);
+    vit_model *m = open_model(&api, w);
+    enum { N = 3, PER = 48 };
+    float block[N * PER + 8];
+    vit_image ims[N];
+    for (int i = 0; i < N; i++)
+        ims[i] = (vit_image){4, 4, 3, block + i * PER};
+    for (int threads = 1; threads <= 2; threads++) {
+        api.set_threads(m, threads);
+        for (int i = 0; i < N * PER; i++)
+            block[i] = (float)(i + 1);
+        assert_int_equal(api.run(m, ims, N, block + 5, err, sizeof err), 0);
+        for (int i = 0; i < N * PER; i++)
+            if (block[5 + i] != 2.0f * (float)(i + 1))
+                fail_msg("%d threads: y[%d] = %g, want %g", threads, i, block[5 + i], 2.0 * (i + 1));
+    }
+    api.close(m);
+    dlclose(api.handle);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),    cmocka_unit_test(test_bad_runs), cmocka_unit_test(test_bad_weights),
         cmocka_unit_test(test_embedded), cmocka_unit_test(test_many),     cmocka_unit_test(test_in_place),
+        cmocka_unit_test(test_in_place_overlap),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -531,9 +531,10 @@ static bool images_in_place(const vit_model *m, const vit_image *images, int n, 
 static bool out_in_place(const vit_model *m, const float *pixels, size_t in_floats, const float *out, int n)
 {
     const RtPlan *p = m->plan;
-    size_t out_floats = (size_t)n * (size_t)m->info.outputs;
-    return p->noutputs == 1 && p->bufs[p->outputs[0].buffer].dtype == RT_DT_F32 &&
-           (out + out_floats <= pixels || pixels + in_floats <= out);
+    /* addresses as integers: the caller's two blocks are different objects */
+    uintptr_t o0 = (uintptr_t)out, o1 = o0 + (size_t)n * (size_t)m->info.outputs * sizeof *out;
+    uintptr_t i0 = (uintptr_t)pixels, i1 = i0 + in_floats * sizeof *pixels;
+    return p->noutputs == 1 && p->bufs[p->outputs[0].buffer].dtype == RT_DT_F32 && (o1 <= i0 || i1 <= o0);
 }
 
 /* Runs images [0, n) of a chunk (n ≤ max_images) into out. */

@@ -267,27 +267,31 @@ static bool fold_batch(const Kernel *k, Kernel *flat, View *ins)
 /* The tiles' row groups of M rows. Mixed (packed B, MC = MR): x blocks of MR rows, then y
  * of MR − 1 with y = (MR − M mod MR) mod MR, the least y for which x·MR + y·(MR − 1) = M
  * (as M + y ≡ 0 mod MR), when y·(MR − 1) ≤ M (any M ≥ (MR − 1)²; else y = 0 and the last
- * group has the M mod MR rows left); otherwise groups of MC rows, the last one shorter. */
+ * group has the M mod MR rows left); otherwise groups of MC rows, the last one shorter.
+ * `left`: the rows past the whole blocks of MR and MR − 1 (M mod MR, or 0 with y blocks).
+ * For a constant M every field is a constant (the builder folds): tile_rows reads them. */
 typedef struct {
-    LLVMValueRef x, y, count;
+    LLVMValueRef x, y, left, count;
 } Rows;
 
 static Rows row_groups(Gen *g, const Gc *c, LLVMValueRef M)
 {
     LLVMBuilderRef b = g->b;
     Rows r = {0};
-    if (!c->mixed) {
+    LLVMValueRef mr = gen_i64(g, c->mr), left = LLVMBuildSRem(b, M, mr, "");
+    if (!c->mixed) { /* (MC is a multiple of MR) */
+        r.y = gen_i64(g, 0);
+        r.left = left;
         r.count = ceil_div(g, M, c->mc);
         return r;
     }
-    LLVMValueRef mr = gen_i64(g, c->mr), left = LLVMBuildSRem(b, M, mr, "");
     LLVMValueRef y = LLVMBuildSRem(b, LLVMBuildNSWSub(b, mr, left, ""), mr, "");
     LLVMValueRef lo = LLVMBuildNSWMul(b, y, gen_i64(g, c->mr - 1), "");
     LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSLE, lo, M, "");
     r.y = LLVMBuildSelect(b, fits, y, gen_i64(g, 0), "");
     r.x = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, M, LLVMBuildSelect(b, fits, lo, gen_i64(g, 0), ""), ""), mr, "");
-    LLVMValueRef rest = LLVMBuildSelect(b, fits, gen_i64(g, 0), left, "");
-    LLVMValueRef last = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, rest, gen_i64(g, 0), ""), g->t_i64, "");
+    r.left = LLVMBuildSelect(b, fits, gen_i64(g, 0), left, "");
+    LLVMValueRef last = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, r.left, gen_i64(g, 0), ""), g->t_i64, "");
     r.count = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, r.x, r.y, ""), last, "");
     return r;
 }
@@ -637,14 +641,13 @@ static void tile_rows(Gen *g, Gc *c, LLVMValueRef m0, LLVMValueRef m1)
     const GemmInfo *gi = &g->k->u.gemm;
     int rest = 5; /* a symbolic M can leave any remainder: both 4- and 1-row parts */
     c->short_block = c->mixed;
-    if (dim_is_const(gi->m)) { /* M mod MR (MC is a multiple of MR) */
-        int64_t m = gi->m.n, left = m % c->mr, y = (c->mr - left) % c->mr;
-        if (c->mixed && y * (c->mr - 1) <= m) /* row_groups: blocks of MR and MR − 1, no rest */
-            left = 0;
-        else
-            y = 0;
-        c->short_block = y > 0;
-        rest = (left >= 4 ? 4 : 0) | (left % 4 ? 1 : 0);
+    if (dim_is_const(gi->m)) { /* row_groups' split of this M, folded to constants */
+        Rows rg = row_groups(g, c, gen_dim(g, gi->m));
+        if (LLVMIsAConstantInt(rg.y) && LLVMIsAConstantInt(rg.left)) {
+            int64_t left = LLVMConstIntGetSExtValue(rg.left);
+            c->short_block = LLVMConstIntGetSExtValue(rg.y) > 0;
+            rest = (left >= 4 ? 4 : 0) | (left % 4 ? 1 : 0);
+        }
     }
     if (c->mr <= 4)
         rest &= 1;

@@ -183,15 +183,13 @@ static LLVMValueRef batch_count(Gen *g)
     return n;
 }
 
-static LLVMValueRef ceil_div(Gen *g, LLVMValueRef a, int64_t b)
-{
-    return LLVMBuildSDiv(g->b, LLVMBuildNSWAdd(g->b, a, gen_i64(g, b - 1), ""), gen_i64(g, b), "");
-}
-
+/* ⌈a / b⌉ for a ≥ 0, b > 0; ceil_div for a constant b */
 static LLVMValueRef ceil_divv(Gen *g, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSDiv(g->b, LLVMBuildNSWAdd(g->b, a, LLVMBuildNSWSub(g->b, b, gen_i64(g, 1), ""), ""), b, "");
 }
+
+static LLVMValueRef ceil_div(Gen *g, LLVMValueRef a, int64_t b) { return ceil_divv(g, a, gen_i64(g, b)); }
 
 static LLVMValueRef imin(Gen *g, LLVMValueRef a, LLVMValueRef b)
 {

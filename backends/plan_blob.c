@@ -2,8 +2,9 @@
  *
  * Besides the plan proper it carries what the runtime tells users (vit_info): the model's
  * preprocessing and the text of its label file, read here at compile time, and per kernel
- * a label ("k12 gemm models/vit_b16.vit:14:7") and a FLOP count (f64 × one symbol) that
- * the runtime uses to keep small kernels on one thread.
+ * a label ("k9 gemm models/vit_b16.vit:13:9 [blocks.0.attn.qkv]": index, kind, source
+ * location and the part of the model, plan_kernel_scope) and a FLOP count (f64 × one
+ * symbol) that the runtime uses to keep small kernels on one thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -239,12 +240,12 @@ static void put_kernels(W *w, const Plan *p)
     for (int32_t i = 0; i < p->nkernels; i++) {
         const Kernel *k = &p->kernels[i];
         const Node *n = k->node >= 0 && k->node < p->g->nnodes ? &p->g->nodes[k->node] : NULL;
-        char label[512];
+        char label[768], scope[256];
+        int len = snprintf(label, sizeof label, "k%d %s", i, kind_names[k->kind]);
         if (n && n->loc.file)
-            snprintf(label, sizeof label, "k%d %s %s:%d:%d", i, kind_names[k->kind], n->loc.file, n->loc.line,
-                     n->loc.col);
-        else
-            snprintf(label, sizeof label, "k%d %s", i, kind_names[k->kind]);
+            len += snprintf(label + len, sizeof label - (size_t)len, " %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
+        if (plan_kernel_scope(p, i, scope, sizeof scope) > 0 && len > 0 && (size_t)len < sizeof label)
+            snprintf(label + len, sizeof label - (size_t)len, " [%s]", scope);
         Flops f = kernel_flops(p->g, k);
         put_i64(w, k->kind);
         put_i64(w, k->once);

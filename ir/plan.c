@@ -1049,8 +1049,14 @@ void plan_print(const Plan *p, FILE *out)
         const Node *n = &p->g->nodes[k->node];
         fprintf(out, "  k%d = %s%s -> ", i, kind_names[k->kind], k->once ? " (once, at load)" : "");
         print_view(p, &k->out, out);
+        char scope[256];
+        bool named = plan_kernel_scope(p, i, scope, sizeof scope) > 0;
+        if (n->loc.file || named)
+            fputs("  #", out);
         if (n->loc.file)
-            fprintf(out, "  # %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
+            fprintf(out, " %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
+        if (named)
+            fprintf(out, " [%s]", scope);
         fputc('\n', out);
         switch (k->kind) {
         case KK_GEMM: {

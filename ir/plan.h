@@ -240,6 +240,15 @@ void plan_free(Plan *p);
 bool plan_kernel_check(const Plan *p, int32_t ki, char *msg, size_t n);
 /* Human-readable listing (`vitc dump --kernels`). */
 void plan_print(const Plan *p, FILE *out);
+/* The part of the model kernel k computes, named after the parameters it reads (ir/
+ * plan_scope.c): "blocks.0.attn.qkv" for a GEMM reading blocks.0.attn.qkv.weight and .bias
+ * (packed or not); a run-time kernel reading none gets the layer of its nearest neighbour
+ * that does ("blocks.0" for an attention). Written to buf (n bytes, NUL-terminated); its
+ * length, 0 when nothing names it. */
+size_t plan_kernel_scope(const Plan *p, int32_t k, char *buf, size_t n);
+/* The length of a scope's layer: its prefix through its first numeric component
+ * ("blocks.0" of "blocks.0.attn.qkv"), else its first component ("patch_embed"). */
+size_t plan_scope_layer(const char *scope);
 /* The element count of a dimension/shape under a binding. */
 int64_t plan_dim(Dim d, const int64_t *bind);
 

@@ -338,11 +338,102 @@ static void test_pool(void **state)
     free(hits);
 }
 
+/* Kernels named after the parameters they read (ir/plan_scope.c): through packed weights
+ * (the last GEMM reads no other parameter), on component boundaries ("blocks.1" and
+ * "blocks.10" share "blocks" only), '/'-separated names, a kernel reading none taking its
+ * neighbour's layer; and the labels of the blob. */
+static const char scoped_vir[] =
+    "graph @scoped {\n"
+    "  %x = input {name = \"x\"} : f32[4,8]\n"
+    "  %w0 = param $blocks.0.fc.weight : f32[8,8]\n"
+    "  %b0 = param $blocks.0.fc.bias : f32[8]\n"
+    "  %h = matmul(%x, %w0) : f32[4,8]\n"
+    "  %h1 = add(%h, %b0) : f32[4,8]\n"
+    "  %t = transpose(%h1) {perm = [1, 0]} : f32[8,4]\n"
+    "  %u = transpose(%t) {perm = [1, 0]} : f32[4,8]\n"
+    "  %u2 = mul(%u, %u) : f32[4,8]\n"
+    "  %w1 = param $blocks.1.fc.weight : f32[8,8]\n"
+    "  %b10 = param $blocks.10.fc.bias : f32[8]\n"
+    "  %g = matmul(%u2, %w1) : f32[4,8]\n"
+    "  %g1 = add(%g, %b10) : f32[4,8]\n"
+    "  %k = param $Encoder/encoderblock_3/Dense_0/kernel : f32[8,8]\n"
+    "  %f = matmul(%g1, %k) : f32[4,8]\n"
+    "  output y = %f\n"
+    "}\n";
+
+static void test_kernel_scope(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scope;
+        size_t layer;
+    } layers[] = {{"blocks.0.attn.qkv", 8}, {"blocks.11", 9},        {"patch_embed.proj", 11},
+                  {"cls_token", 9},         {"", 0},                  {"mlp.fc1", 7},
+                  {"Encoder/encoderblock_12/Mlp", 23}, {"a.b2c.d", 1}};
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
+        if (plan_scope_layer(layers[i].scope) != layers[i].layer)
+            fail_msg("layer of '%s': %zu, want %zu", layers[i].scope, plan_scope_layer(layers[i].scope),
+                     layers[i].layer);
+
+    Graph *g = parse(scoped_vir);
+    IrError err;
+    Plan *p = plan_build_opts(g, &(PlanOptions){.gemm_pack_nr = 32}, &err);
+    if (!p)
+        fail_msg("%s", err.msg);
+    const char *gemm_scopes[] = {"blocks.0.fc", "blocks", "Encoder/encoderblock_3/Dense_0"};
+    const char *pack_scopes[] = {"blocks.0.fc", "blocks.1.fc", "Encoder/encoderblock_3/Dense_0"};
+    int gemms = 0, others = 0, packs = 0;
+    char s[256];
+    for (int32_t k = 0; k < p->nkernels; k++) {
+        const Kernel *kn = &p->kernels[k];
+        size_t n = plan_kernel_scope(p, k, s, sizeof s);
+        assert_int_equal(n, strlen(s));
+        if (kn->kind == KK_GEMM) {
+            assert_true(gemms < 3);
+            assert_string_equal(s, gemm_scopes[gemms++]);
+        } else if (kn->once && kn->nin > 0) { /* a weight into panels: the weight's scope */
+            assert_true(gemms < 3);
+            assert_string_equal(s, pack_scopes[gemms]);
+            packs++;
+        } else if (kn->once) { /* the panels' zero padding reads nothing */
+            assert_string_equal(s, "");
+        } else { /* the mul between the first two GEMMs: the first one's layer */
+            assert_string_equal(s, "blocks.0");
+            others++;
+        }
+    }
+    assert_int_equal(gemms, 3);
+    assert_int_equal(packs, 3);
+    assert_int_equal(others, 1);
+    assert_int_equal(plan_kernel_scope(p, 0, s, 5), 4); /* truncated, NUL-terminated */
+    assert_string_equal(s, "bloc");
+    assert_int_equal(plan_kernel_scope(p, p->nkernels, s, sizeof s), 0);
+
+    /* the labels: "k2 gemm [blocks.0.fc]" (this graph has no source locations) */
+    Blob blob;
+    assert_true(plan_serialize(p, &blob, &err));
+    char msg[256];
+    RtPlan *rp = rt_plan_parse(blob.data, blob.len, msg, sizeof msg);
+    assert_non_null(rp);
+    for (int32_t k = 0, gi = 0; k < rp->nkernels; k++) {
+        char want[300];
+        if (rp->kernels[k].kind != KK_GEMM)
+            continue;
+        snprintf(want, sizeof want, "k%d gemm [%s]", k, gemm_scopes[gi++]);
+        assert_string_equal(rp->kernels[k].label, want);
+    }
+    rt_plan_free(rp);
+    ir_free(blob.data);
+    plan_free(p);
+    ir_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbering),   cmocka_unit_test(test_blob_tiny), cmocka_unit_test(test_blob_model),
         cmocka_unit_test(test_place_random), cmocka_unit_test(test_place_reuse), cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_kernel_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

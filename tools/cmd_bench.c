@@ -9,8 +9,12 @@
  *   - the machine: the FMA peak measured now (tools/peak.c) on 1 and on T threads;
  *   - end to end: the median time per run and per image (min, max), the plan's FLOP per
  *     image, GFLOP/s and % of the T-thread peak;
- *   - by kernel kind and by layer (a kernel's label carries its source location: the .vit
- *     line of the layer it came from): time per run, share, GFLOP/s, % of peak;
+ *   - by kernel kind, by layer and by operation summed over the layers: time per run,
+ *     share, GFLOP/s, % of peak. A kernel's label carries its source location and the part
+ *     of the model it computes, named after the parameters it reads ("k9 gemm
+ *     models/vit_b16.vit:13:9 [blocks.0.attn.qkv]", ir/plan_scope.c): its layer is
+ *     "blocks.0", its operation "blocks.*.attn.qkv gemm" (the layer's number as *). A
+ *     kernel without that name is grouped by its source location;
  *   - the K slowest kernels: median ms per call, GFLOP/s, % of peak, extent, label;
  *   - the once-kernels run at vit_open (weight packing) and the thread pool's dispatch
  *     cost of an empty kernel.
@@ -19,6 +23,7 @@
  * the sum of the kernels' medians is reported beside the measured end-to-end time.
  * Exit status: 0, 1 for errors, 2 for bad usage.
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 #include "../runtime/rt_internal.h"
 #include "../runtime/vitrt.h"
 #include "cmd.h"
+#include "plan.h"
 
 #define ERR(...) fprintf(stderr, "vitc: bench: error: " __VA_ARGS__)
 
@@ -40,7 +46,7 @@ typedef struct {
     int once;
     long long calls, extent;
     double flops;     /* per call */
-    char kind[32], label[256], where[200];
+    char kind[32], label[256], where[200], scope[200];
     double *s;        /* samples (seconds) */
     int ns;
     double med;       /* median per call over the timed calls */
@@ -95,8 +101,9 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("%s\nRuns a compiled model on random images and prints where the time goes: every kernel's\n"
-                   "median time, GFLOP/s and %% of the machine's measured FMA peak, grouped by layer (source\n"
-                   "location) and by kernel kind, and the end-to-end time and its %% of peak.\n\n"
+                   "median time, GFLOP/s and %% of the machine's measured FMA peak, grouped by kernel kind, by\n"
+                   "layer and by operation over the layers (named after the parameters the kernels read), and\n"
+                   "the end-to-end time and its %% of peak.\n\n"
                    "  --weights FILE  the parameters (default: the embedded weights)\n"
                    "  --batch N       images per run (default 1)\n"
                    "  --threads T     worker threads (default: the cores, or VIT_NUM_THREADS)\n"
@@ -185,11 +192,20 @@ static Kern *read_profile(const char *path, int *n)
                 break;
             }
             snprintf(e->label, sizeof e->label, "%s", line + used + used2);
-            /* "k12 gemm models/vit_b16.vit:13:9": the kind, then the location */
-            char *sp = strchr(e->label, ' ');
-            snprintf(e->kind, sizeof e->kind, "%.*s", sp ? (int)strcspn(sp + 1, " ") : 0, sp ? sp + 1 : "");
-            char *loc = sp ? strchr(sp + 1, ' ') : NULL;
-            snprintf(e->where, sizeof e->where, "%s", loc ? loc + 1 : "(no location)");
+            /* "k9 gemm models/vit_b16.vit:13:9 [blocks.0.attn.qkv]": the kind, the location
+             * and the scope (plan_blob.c; the location and the scope may be missing) */
+            const char *rest = strchr(e->label, ' ');
+            rest = rest ? rest + 1 : "";
+            size_t kl = strcspn(rest, " "), len;
+            snprintf(e->kind, sizeof e->kind, "%.*s", (int)kl, rest);
+            rest += kl + (rest[kl] == ' ');
+            len = strlen(rest);
+            const char *open = len && rest[len - 1] == ']' ? strrchr(rest, '[') : NULL;
+            size_t wl = open ? (size_t)(open - rest) : len;
+            while (wl && rest[wl - 1] == ' ')
+                wl--;
+            snprintf(e->where, sizeof e->where, "%.*s", (int)wl, wl ? rest : "(no location)");
+            snprintf(e->scope, sizeof e->scope, "%.*s", open ? (int)(rest + len - open - 2) : 0, open ? open + 1 : "");
         } else if (sscanf(line, "samples %d%n", &id, &used) == 1 && id == nk - 1) {
             Kern *e = &k[id];
             char *p = line + used;
@@ -253,12 +269,39 @@ static int by_sec(const void *a, const void *b)
 static void print_groups(const char *title, Group *gs, int n, double total, double peak)
 {
     qsort(gs, (size_t)n, sizeof *gs, by_sec);
-    printf("\n%-44s %9s %6s %8s %7s %7s\n", title, "ms/run", "%time", "kernels", "GFLOP/s", "%peak");
+    int w = 42; /* the keys' column: as wide as the longest */
+    for (int i = 0; i < n; i++)
+        w = (int)strlen(gs[i].key) > w ? (int)strlen(gs[i].key) : w;
+    printf("\n%-*s %9s %6s %8s %7s %7s\n", w + 2, title, "ms/run", "%time", "kernels", "GFLOP/s", "%peak");
     for (int i = 0; i < n; i++) {
         double gf = gs[i].sec > 0 ? gs[i].flops / gs[i].sec * 1e-9 : 0;
-        printf("  %-42s %9.3f %6.1f %8d %7.1f %7.1f\n", gs[i].key, gs[i].sec * 1e3,
+        printf("  %-*s %9.3f %6.1f %8d %7.1f %7.1f\n", w, gs[i].key, gs[i].sec * 1e3,
                total > 0 ? 100 * gs[i].sec / total : 0.0, gs[i].kernels, gf, peak > 0 ? 100 * gf * 1e9 / peak : 0.0);
     }
+}
+
+/* A kernel's layer ("blocks.0" of "blocks.0.attn.qkv"), else its source location. */
+static void layer_key(const Kern *e, char *key, size_t n)
+{
+    if (e->scope[0])
+        snprintf(key, n, "%.*s", (int)plan_scope_layer(e->scope), e->scope);
+    else
+        snprintf(key, n, "%s", e->where);
+}
+
+/* Its operation over all layers: the scope with the layer's number as * and the kind
+ * ("blocks.*.attn.qkv gemm"), else the kind and the source location. */
+static void operation_key(const Kern *e, char *key, size_t n)
+{
+    size_t l = plan_scope_layer(e->scope), d = l;
+    while (d > 0 && isdigit((unsigned char)e->scope[d - 1]))
+        d--;
+    if (!e->scope[0])
+        snprintf(key, n, "%s %s", e->kind, e->where);
+    else if (d < l)
+        snprintf(key, n, "%.*s*%s %s", (int)d, e->scope, e->scope + l, e->kind);
+    else
+        snprintf(key, n, "%s %s", e->scope, e->kind);
 }
 
 static int by_per_run(const void *a, const void *b)
@@ -325,10 +368,19 @@ static void report(const BenchArgs *a, Kern *k, int nk, int calls_per_run, const
     for (int i = 0; i < nrun; i++)
         n = group_add(gs, n, order[i]->kind, order[i]->per_run, order[i]->flops * calls_per_run);
     print_groups("by kernel kind", gs, n, total, peakt);
+    char key[200];
     n = 0;
-    for (int i = 0; i < nrun; i++)
-        n = group_add(gs, n, order[i]->where, order[i]->per_run, order[i]->flops * calls_per_run);
-    print_groups("by layer (source location)", gs, n, total, peakt);
+    for (int i = 0; i < nrun; i++) {
+        layer_key(order[i], key, sizeof key);
+        n = group_add(gs, n, key, order[i]->per_run, order[i]->flops * calls_per_run);
+    }
+    print_groups("by layer", gs, n, total, peakt);
+    n = 0;
+    for (int i = 0; i < nrun; i++) {
+        operation_key(order[i], key, sizeof key);
+        n = group_add(gs, n, key, order[i]->per_run, order[i]->flops * calls_per_run);
+    }
+    print_groups("by operation (all layers)", gs, n, total, peakt);
     qsort(order, (size_t)nrun, sizeof *order, by_per_run);
     int top = a->top < nrun ? a->top : nrun;
     if (top > 0) {

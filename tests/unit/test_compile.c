@@ -350,6 +350,54 @@ static void test_run_so(void **state)
     assert_int_equal(so_sh("'%s' run '%s' --top 0 x.png 2>/dev/null", v, so), 2);
 }
 
+/* `vitc bench`: where the time goes, by kind, by layer (named after the parameters:
+ * blocks.0, blocks.1, ...) and by operation over the layers; each grouping adds up to the
+ * kernels' total. */
+static void test_bench(void **state)
+{
+    (void)state;
+    char so[4200], log[4200];
+    const char *v = VITC_BIN, *s = so_source_dir();
+    out_path(so, sizeof so, "bench.so");
+    out_path(log, sizeof log, "bench.txt");
+    assert_int_equal(so_sh("'%s' compile '%s/models/vit_test_cls.vit' -o '%s'", v, s, so), 0);
+    assert_int_equal(so_sh("'%s' bench '%s' --weights '%s/tests/reference/vit_test_cls.safetensors' --threads 1 "
+                           "--repeat 3 --warmup 1 --top 40 > '%s'", v, so, s, log), 0);
+    /* rows: name, ms/run, %time, kernels, GFLOP/s, %peak. By layer: exactly these rows, the
+     * two blocks with as many kernels; by operation: these among others, 2 kernels each */
+    static const char *const rows[][2] = {
+        {"by layer", "blocks.0 blocks.1 patch_embed cls_token pos_embed norm head"},
+        {"by operation", "blocks.*.attn.qkv.gemm blocks.*.mlp.fc1.gemm blocks.*.attention blocks.*.norm1.row"},
+    };
+    for (int i = 0; i < 2; i++) {
+        /* the section's rows run until a blank line; ms/run sums to the kernels' total (±0.01) */
+        int rc = so_sh("awk -v sec='%s' -v want='%s' -v exact=%d '"
+                       "/^            kernels: / { total = $2 }"
+                       "index($0, sec) == 1 { on = 1; next }"
+                       "on && NF == 0 { on = 0 }"
+                       "on { key = $1; for (j = 2; j <= NF - 5; j++) key = key \".\" $j; got[key] = $(NF - 2); "
+                       "sum += $(NF - 4); rows++ }"
+                       "END { n = split(want, w, \" \"); for (j = 1; j <= n; j++) {"
+                       "  if (!(w[j] in got)) { print \"missing \" w[j]; exit 1 }"
+                       "  if (!exact && got[w[j]] != 2) { print w[j] \": \" got[w[j]] \" kernels\"; exit 1 } }"
+                       "  b0 = got[\"blocks.0\"]; b1 = got[\"blocks.1\"];"
+                       "  if (exact && (rows != n || b0 != b1 || b0 < 4)) {"
+                       "    print rows \" rows, blocks of \" b0 \" and \" b1 \" kernels\"; exit 1 }"
+                       "  if (rows < n || sum < total - 0.01 || sum > total + 0.01) {"
+                       "    print rows \" rows, \" sum \" ms against \" total; exit 1 } }' '%s'",
+                       rows[i][0], rows[i][1], i == 0, log);
+        if (rc != 0)
+            fail_msg("vitc bench: the section '%s' of %s is not as expected", rows[i][0], log);
+    }
+    /* the labels of the slowest kernels: location and scope */
+    assert_int_equal(so_sh("grep -q '^  .* gemm .*vit_test_cls.vit:[0-9]*:[0-9]* \\[blocks\\.[01]\\.mlp\\.fc[12]\\]$' "
+                           "'%s'", log), 0);
+    /* its errors */
+    assert_int_equal(so_sh("'%s' bench 2>/dev/null", v), 2);
+    assert_int_equal(so_sh("'%s' bench '%s' --repeat 0 2>/dev/null", v, so), 2);
+    assert_int_equal(so_sh("'%s' bench '%s/nosuch.so' 2>/dev/null", v, out_dir), 1);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -389,7 +437,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cls),        cmocka_unit_test(test_gap),         cmocka_unit_test(test_map),
         cmocka_unit_test(test_opt_levels), cmocka_unit_test(test_ti16),        cmocka_unit_test(test_linkage),
         cmocka_unit_test(test_emit_kinds), cmocka_unit_test(test_embedded),    cmocka_unit_test(test_gather_error),
-        cmocka_unit_test(test_run_so),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_run_so),     cmocka_unit_test(test_errors),      cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

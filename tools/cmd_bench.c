@@ -46,7 +46,7 @@ typedef struct {
     int once;
     long long calls, extent;
     double flops;     /* per call */
-    char kind[32], label[256], where[200], scope[200];
+    char kind[32], label[1024], where[512], scope[256];
     double *s;        /* samples (seconds) */
     int ns;
     double med;       /* median per call over the timed calls */
@@ -239,7 +239,7 @@ static Kern *read_profile(const char *path, int *n)
 /* ---- reports ---- */
 
 typedef struct {
-    char key[200];
+    char key[512];
     double sec, flops;
     int kernels;
 } Group;
@@ -368,7 +368,7 @@ static void report(const BenchArgs *a, Kern *k, int nk, int calls_per_run, const
     for (int i = 0; i < nrun; i++)
         n = group_add(gs, n, order[i]->kind, order[i]->per_run, order[i]->flops * calls_per_run);
     print_groups("by kernel kind", gs, n, total, peakt);
-    char key[200];
+    char key[512];
     n = 0;
     for (int i = 0; i < nrun; i++) {
         layer_key(order[i], key, sizeof key);

@@ -29,7 +29,7 @@ def sh(cmd):
 
 
 def parse(path):
-    r = {"peak": {}, "gemm": {}, "model": {}, "agree": [], "rss": [], "fail": [], "notes": []}
+    r = {"peak": {}, "gemm": {}, "model": {}, "agree": [], "rss": [], "fail": [], "notes": [], "op": {}}
     for raw in open(path):
         line = raw.strip()
         load = None
@@ -53,6 +53,8 @@ def parse(path):
             r["agree"].append(f[1:])
         elif f[0] == "rss":  # rss vitc BATCH MAXRSS_KB WEIGHTS_BYTES [VmHWM RssFile RssAnon]
             r["rss"].append((int(f[2]), int(f[3]), int(f[4])) + tuple(int(x) for x in f[6:8]))
+        elif f[0] == "op" and len(f) >= 8:  # op T NAME... ms/run %time kernels GFLOP/s %peak
+            r["op"].setdefault(int(f[1]), []).append((" ".join(f[2:-5]),) + tuple(float(x) for x in f[-5:]))
         elif f[0] == "fail":
             r["fail"].append(line[5:])
     # Several lines for one measurement (run.sh's rounds): the median of their medians, the
@@ -182,6 +184,20 @@ def must_show(r):
     return out
 
 
+def op_table(r):
+    ts = sorted(r["op"])
+    head = " | ".join(f"{t} thread{'s' * (t > 1)}: ms per run | % of time | GFLOP/s | % of peak" for t in ts)
+    out = [f"| operation | kernels | {head} |", "| --- | ---: |" + " ---: | ---: | ---: | ---: |" * len(ts)]
+    rows = {t: {o[0]: o for o in r["op"][t]} for t in ts}
+    for name, *rest in r["op"][ts[0]]:
+        cells = []
+        for t in ts:
+            o = rows[t].get(name)
+            cells.append(f"{o[1]:.2f} | {o[2]:.1f} | {o[4]:.0f} | {o[5]:.0f}%" if o else "— | — | — | —")
+        out.append(f"| {name} | {rest[2]:.0f} | {' | '.join(cells)} |")
+    return out
+
+
 def build(r, a):
     out = [f"Measured by `bash bench/run.sh{' --quick' if a.quick else ''}`: medians of {a.runs} runs, "
            "[smallest–largest] as the spread, load = the 1-minute load average at the end of each measurement "
@@ -203,6 +219,11 @@ def build(r, a):
         out += gemm_table(r)
     if r["model"]:
         out += ["", f"### ViT-B/16 at 224 ({VIT_B16_FLOP / 1e9:.2f} GFLOP per image)", ""] + model_table(r)
+    if r["op"]:
+        out += ["", "### ViT-B/16 by operation (`vitc bench`, batch 1)", "",
+                "vitc's own profile of the same .so: each kernel's median time, summed over the 12 blocks by the "
+                "operation its parameters name (docs/PERFORMANCE.md); % of peak against the FMA loop `vitc bench` "
+                "measured in the same call.", ""] + op_table(r)
     if r["agree"]:
         out += ["", "### Agreement (the largest batch, the same input and weights)", "",
                 "| | | max abs diff of logits | largest abs logit |", "| --- | --- | ---: | ---: |"]

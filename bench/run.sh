@@ -169,6 +169,21 @@ for t in $THREADS; do
 done
 $PY "$ROOT/bench/peers.py" compare "$OUT/logits" | tee -a "$RES" >&2
 
+log "ViT-B/16 by operation (vitc bench, batch 1)"
+# vitc's own profile: the time of every kernel, summed by operation over the 12 blocks
+# ("op T NAME KIND ms/run %time kernels GFLOP/s %peak", %peak of vitc bench's own FMA loop)
+if [ -f "$OUT/vit_b16.so" ]; then
+  for t in $THREADS; do
+    if taskset -c "$(cpus "$t")" "$VITC" bench "$OUT/vit_b16.so" --weights "$W" --threads "$t" --repeat "$RUNS" \
+        --top 0 >"$OUT/last.out" 2>"$OUT/last.err"; then
+      awk -v t="$t" -v ld="$(load1)" '/^by operation/ { on = 1; next } on && NF == 0 { on = 0 }
+        on { $1 = $1; print "op " t " " $0 " load=" ld }' "$OUT/last.out" | tee -a "$RES" >&2
+    else
+      echo "fail vitc bench --threads $t : $(tail -3 "$OUT/last.err" | tr '\n' ' ')" | tee -a "$RES" >&2
+    fi
+  done
+fi
+
 log "peak resident memory of a ViT-B/16 run through the .so"
 if [ -f "$OUT/vit_b16.so" ]; then
   for b in $BATCHES; do

@@ -246,8 +246,9 @@ void plan_print(const Plan *p, FILE *out);
  * that does ("blocks.0" for an attention). Written to buf (n bytes, NUL-terminated); its
  * length, 0 when nothing names it. */
 size_t plan_kernel_scope(const Plan *p, int32_t k, char *buf, size_t n);
-/* The length of a scope's layer: its prefix through its first numeric component
- * ("blocks.0" of "blocks.0.attn.qkv"), else its first component ("patch_embed"). */
+/* The length of a scope's layer: its prefix through its first component that ends in a
+ * digit ("blocks.0" of "blocks.0.attn.qkv", "Encoder/encoderblock_1" of
+ * "Encoder/encoderblock_1/MlpBlock_0"), else its first component ("patch_embed"). */
 size_t plan_scope_layer(const char *scope);
 /* The element count of a dimension/shape under a binding. */
 int64_t plan_dim(Dim d, const int64_t *bind);

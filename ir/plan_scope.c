@@ -29,10 +29,10 @@ typedef struct {
     bool any; /* a parameter was seen (n = 0 then: nothing in common) */
 } Scope;
 
-/* The length of the common prefix of a[0, na) and b[0, nb) that ends on a component
- * boundary of both. */
 static bool is_sep(char c) { return c == '.' || c == '/'; }
 
+/* The length of the common prefix of a[0, na) and b[0, nb) that ends on a component
+ * boundary of both. */
 static size_t common_components(const char *a, size_t na, const char *b, size_t nb)
 {
     size_t keep = 0;
@@ -49,6 +49,7 @@ static size_t common_components(const char *a, size_t na, const char *b, size_t 
     }
 }
 
+/* Narrows sc to what it shares with the scope of parameter `name`. */
 static void add_param(Scope *sc, const char *name)
 {
     size_t n = strlen(name);
@@ -67,6 +68,8 @@ static void add_param(Scope *sc, const char *name)
     sc->s[sc->n] = 0;
 }
 
+/* The parameters kernel k reads, directly or through the once-kernels writing its folded
+ * inputs, into sc. */
 static void own_scope(const Plan *p, int32_t k, Scope *sc, int depth)
 {
     const Kernel *kn = &p->kernels[k];

@@ -287,15 +287,37 @@ static bool is_producer(Op op)
            op == OP_MOE_COMBINE || op == OP_SEGMENT_REDUCE;
 }
 
+/* Its own buffer for value v. A value read only through one transpose that keeps the last
+ * axis (attention's output [B, H, T, D] merged back to [B, T, H, D]) is stored in the
+ * transposed layout, its kernel writing rows through the permuted view: the transpose is
+ * then contiguous, and a reshape after it ([B, T, H·D]) a view instead of a copy. */
 static bool materialize_as_buffer(Ctx *c, int32_t v)
 {
     const Graph *g = c->g;
     PV *pv = &c->pv[v];
-    int32_t b = new_buffer(c, BUF_TEMP, v, ir_type(g, v), NULL);
+    const Type *t = ir_type(g, v);
+    const Node *u = c->uses[v] == 1 && !c->is_output[v] ? &g->nodes[c->user[v]] : NULL;
+    if (u && u->op == OP_TRANSPOSE && t->shape.rank >= 2 &&
+        u->attr.perm.perm.v[t->shape.rank - 1] == t->shape.rank - 1) {
+        const Type *tt = ir_type(g, u->out);
+        View cv;
+        int32_t b = new_buffer(c, BUF_TEMP, v, tt, NULL);
+        if (b < 0 || !contiguous_view(c, b, &tt->shape, &cv))
+            return false;
+        pv->kind = PV_BUFFER;
+        pv->view = cv;
+        for (int i = 0; i < t->shape.rank; i++) { /* dim perm[i] of v is dim i of the buffer */
+            int j = (int)u->attr.perm.perm.v[i];
+            pv->view.dims[j] = t->shape.d[j];
+            pv->view.strides[j] = cv.strides[i];
+        }
+        return true;
+    }
+    int32_t b = new_buffer(c, BUF_TEMP, v, t, NULL);
     if (b < 0)
         return false;
     pv->kind = PV_BUFFER;
-    return contiguous_view(c, b, &ir_type(g, v)->shape, &pv->view);
+    return contiguous_view(c, b, &t->shape, &pv->view);
 }
 
 /* Which elementwise values are inlined into their user (before any other decision, so

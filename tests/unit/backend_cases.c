@@ -464,6 +464,38 @@ void bc_attention_chain(const Backend *const *bs, int n)
     NamedTensor in[3] = {{"q", tq}, {"k", tk}, {"v", tv}};
     for (int i = 0; i < n; i++)
         check(bs[i], g, NULL, in, 3, 1e-5, NULL, NULL);
+    ir_graph_free(g);
+
+    /* the heads merged back ([2, 3, 9, 8] → [2, 9, 3, 8] → [2, 9, 24]) into a matmul: the
+     * attention writes the merged layout through a permuted view (plan.c,
+     * materialize_as_buffer), no copy kernel between it and the matmul */
+    g = bc_parse_vir("graph @merged {\n"
+                     "  %q = input {name = \"q\"} : f32[2,3,9,8]\n"
+                     "  %k = input {name = \"k\"} : f32[2,3,9,8]\n"
+                     "  %v = input {name = \"v\"} : f32[2,3,9,8]\n"
+                     "  %w = input {name = \"w\"} : f32[24,5]\n"
+                     "  %a = attention(%q, %k, %v) {scale = 0.35} : f32[2,3,9,8]\n"
+                     "  %t = transpose(%a) {perm = [0, 2, 1, 3]} : f32[2,9,3,8]\n"
+                     "  %r = reshape(%t) {shape = [2, 9, 24]} : f32[2,9,24]\n"
+                     "  %y = matmul(%r, %w) : f32[2,9,5]\n"
+                     "  output y = %y\n"
+                     "}\n");
+    IrError err;
+    Plan *p2 = plan_build(g, &err);
+    if (!p2)
+        fail_msg("%s", err.msg);
+    assert_int_equal(p2->nkernels, 2);
+    assert_int_equal(p2->kernels[0].kind, KK_ATTENTION);
+    const View *o = &p2->kernels[0].out; /* [2, 3, 9, 8] over a [2, 9, 3, 8] buffer */
+    const int64_t want[4] = {216, 8, 24, 1};
+    for (int d = 0; d < 4; d++)
+        assert_int_equal(o->strides[d].n, want[d]);
+    plan_free(p2);
+    Tensor *tw = tl_random(DT_F32, 2, DIMS(24, 5), -1, 1, 84);
+    NamedTensor in2[4] = {{"q", tq}, {"k", tk}, {"v", tv}, {"w", tw}};
+    for (int i = 0; i < n; i++)
+        check(bs[i], g, NULL, in2, 4, 1e-5, NULL, NULL);
+    tensor_free(tw);
     tensor_free(tq);
     tensor_free(tk);
     tensor_free(tv);

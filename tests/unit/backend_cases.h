@@ -81,7 +81,8 @@ void bc_row_kernels(const Backend *b);
 void bc_reduce(const Backend *b, Op op, DType dt, const int64_t *axes, int naxes, bool keepdims, bool wrap);
 /* take(table [5, 4, 3], idx, axis), idx of rank ri; `bad`: the last index out of range */
 void bc_take(const Backend *b, int axis, int ri, DType idt, bool bad);
-/* an attention block as the prelude spells it, one graph checked through each of bs[0..n) */
+/* an attention block as the prelude spells it, and one whose heads are merged back into a
+ * matmul (no copy kernel between them), each checked through each of bs[0..n) */
 void bc_attention_chain(const Backend *const *bs, int n);
 
 /* ---- MoE (test_moe_llvm.c, test_opencl_moe.c) ---- */

@@ -1,7 +1,10 @@
 /* plan.c — partitions a graph into kernels (see plan.h for the model).
  *
  * Phase 1 decides, for every value, where it lives:
- *   BUFFER    its own buffer, written by one kernel (or an input, parameter, constant)
+ *   BUFFER    its own buffer, written by one kernel (or an input, parameter, constant);
+ *             stored transposed when its one reader is a transpose keeping the last axis
+ *             (attention's heads merged back), so that transpose and a reshape after it
+ *             are views
  *   VIEW      a strided view of another value's buffer (reshape, transpose, slice,
  *             broadcast): no kernel, no memory
  *   VIRTUAL   an elementwise result with a single elementwise (or concat) user: inlined

@@ -110,6 +110,23 @@ static int64_t line_elems(Att *t, const View *w)
     return dim_is_const(*sd) && sd->n == 1 ? 64 / (t->g->p->bufs[w->buf].dt == DT_F32 ? 4 : 2) : 0;
 }
 
+/* One row of a micro-kernel: regs[i] += x (broadcast) · vec[i] for i < n (accumulators
+ * in allocas, so that LLVM keeps them in registers across the loop). */
+static void fma_row(Att *t, LLVMValueRef x, const LLVMValueRef *vec, const LLVMValueRef *regs, int n)
+{
+    LLVMBuilderRef b = t->g->b;
+    LLVMValueRef xs = vsplat(t, x);
+    for (int i = 0; i < n; i++)
+        LLVMBuildStore(b, vfma(t, xs, vec[i], LLVMBuildLoad2(b, t->vt, regs[i], "")), regs[i]);
+}
+
+/* The accumulators regs[0..n) to buf from element `at`, a vector each. */
+static void store_regs(Att *t, LLVMValueRef buf, LLVMValueRef at, const LLVMValueRef *regs, int n)
+{
+    for (int i = 0; i < n; i++)
+        vstore(t, buf, add(t->g, at, lanes(t, i)), LLVMBuildLoad2(t->g->b, t->vt, regs[i], ""));
+}
+
 /* ---- the steps ---- */
 
 /* r[0..vl) ← its transpose (r[i] lane j ↔ r[j] lane i): log2(vl) rounds of swapping the
@@ -211,20 +228,12 @@ static void scores_group(Att *t, LLVMValueRef jj, int nkeys)
     LLVMValueRef qrow = mul(g, d.iv, gen_i64(g, t->TQ)), qv[ACCS_MAX];
     for (int v = 0; v < t->QV; v++)
         qv[v] = vload(t, t->qt, add(g, qrow, lanes(t, v)));
-    for (int kj = 0; kj < nkeys; kj++) {
-        LLVMValueRef kx = gen_load(g, t->K->buf, gen_offset_step(g, krow[kj], d.iv, t->K->strides[t->r - 1]), DT_F32);
-        LLVMValueRef ks = vsplat(t, kx);
-        for (int v = 0; v < t->QV; v++) {
-            LLVMValueRef p = t->regs[kj * t->QV + v];
-            LLVMBuildStore(b, vfma(t, ks, qv[v], LLVMBuildLoad2(b, t->vt, p, "")), p);
-        }
-    }
+    for (int kj = 0; kj < nkeys; kj++)
+        fma_row(t, gen_load(g, t->K->buf, gen_offset_step(g, krow[kj], d.iv, t->K->strides[t->r - 1]), DT_F32), qv,
+                t->regs + kj * t->QV, t->QV);
     gen_loop_end(g, &d, LOOP_PLAIN);
-    for (int kj = 0; kj < nkeys; kj++) {
-        LLVMValueRef srow = mul(g, add(g, jj, gen_i64(g, kj)), gen_i64(g, t->TQ));
-        for (int v = 0; v < t->QV; v++)
-            vstore(t, t->s, add(g, srow, lanes(t, v)), LLVMBuildLoad2(b, t->vt, t->regs[kj * t->QV + v], ""));
-    }
+    for (int kj = 0; kj < nkeys; kj++)
+        store_regs(t, t->s, mul(g, add(g, jj, gen_i64(g, kj)), gen_i64(g, t->TQ)), t->regs + kj * t->QV, t->QV);
 }
 
 /* How many keys (columns) a micro-kernel takes at once: what the accumulators allow, or
@@ -386,20 +395,12 @@ static void pv_group(Att *t, LLVMValueRef c0, int ncols)
                                                c0, t->V->strides[t->r - 1]));
     for (int v = 0; v < t->QV; v++)
         p[v] = vload(t, t->s, add(g, mul(g, j.iv, gen_i64(g, t->TQ)), lanes(t, v)));
-    for (int cj = 0; cj < ncols; cj++) {
-        LLVMValueRef x = gen_load(g, t->V->buf, gen_offset_step(g, vrow, col[cj], t->V->strides[t->r - 1]), DT_F32);
-        LLVMValueRef xs = vsplat(t, x);
-        for (int v = 0; v < t->QV; v++) {
-            LLVMValueRef r = t->regs[cj * t->QV + v];
-            LLVMBuildStore(b, vfma(t, xs, p[v], LLVMBuildLoad2(b, t->vt, r, "")), r);
-        }
-    }
+    for (int cj = 0; cj < ncols; cj++)
+        fma_row(t, gen_load(g, t->V->buf, gen_offset_step(g, vrow, col[cj], t->V->strides[t->r - 1]), DT_F32), p,
+                t->regs + cj * t->QV, t->QV);
     gen_loop_end(g, &j, LOOP_PLAIN);
-    for (int cj = 0; cj < ncols; cj++) {
-        LLVMValueRef arow = mul(g, col[cj], gen_i64(g, t->TQ));
-        for (int v = 0; v < t->QV; v++)
-            vstore(t, t->acc, add(g, arow, lanes(t, v)), LLVMBuildLoad2(b, t->vt, t->regs[cj * t->QV + v], ""));
-    }
+    for (int cj = 0; cj < ncols; cj++)
+        store_regs(t, t->acc, mul(g, col[cj], gen_i64(g, t->TQ)), t->regs + cj * t->QV, t->QV);
 }
 
 /* Row-major Acc (t->DV > 0): Acc[i0+r][c] = α[i0+r]·Acc + Σ_j S[j][i0+r]·v[j0+j, c] for
@@ -439,17 +440,11 @@ static void pv_rows(Att *t, LLVMValueRef i0, int nrows)
         xv[n] = gen_load_vec(g, t->V->buf, gen_offset_step(g, vrow, add(g, c0, lanes(t, n)), *sc), *sc, NULL, DT_F32);
     g->vl = saved;
     LLVMValueRef srow = mul(g, j.iv, gen_i64(g, t->TQ));
-    for (int r = 0; r < nrows; r++) {
-        LLVMValueRef ps = vsplat(t, sload(g, t->s, add(g, srow, add(g, i0, gen_i64(g, r)))));
-        for (int n = 0; n < t->CV; n++) {
-            LLVMValueRef a = t->regs[r * t->CV + n];
-            LLVMBuildStore(b, vfma(t, ps, xv[n], LLVMBuildLoad2(b, t->vt, a, "")), a);
-        }
-    }
+    for (int r = 0; r < nrows; r++)
+        fma_row(t, sload(g, t->s, add(g, srow, add(g, i0, gen_i64(g, r)))), xv, t->regs + r * t->CV, t->CV);
     gen_loop_end(g, &j, LOOP_PLAIN);
     for (int r = 0; r < nrows; r++)
-        for (int n = 0; n < t->CV; n++)
-            vstore(t, t->acc, add(g, arow[r], lanes(t, n)), LLVMBuildLoad2(b, t->vt, t->regs[r * t->CV + n], ""));
+        store_regs(t, t->acc, arow[r], t->regs + r * t->CV, t->CV);
     gen_loop_end(g, &cc, LOOP_PLAIN);
 }
 

@@ -469,17 +469,17 @@ void bc_attention_chain(const Backend *const *bs, int n)
     /* the heads merged back ([2, 3, 9, 8] → [2, 9, 3, 8] → [2, 9, 24]) into a matmul: the
      * attention writes the merged layout through a permuted view (plan.c,
      * materialize_as_buffer), no copy kernel between it and the matmul */
-    g = bc_parse_vir("graph @merged {\n"
-                     "  %q = input {name = \"q\"} : f32[2,3,9,8]\n"
-                     "  %k = input {name = \"k\"} : f32[2,3,9,8]\n"
-                     "  %v = input {name = \"v\"} : f32[2,3,9,8]\n"
-                     "  %w = input {name = \"w\"} : f32[24,5]\n"
-                     "  %a = attention(%q, %k, %v) {scale = 0.35} : f32[2,3,9,8]\n"
-                     "  %t = transpose(%a) {perm = [0, 2, 1, 3]} : f32[2,9,3,8]\n"
-                     "  %r = reshape(%t) {shape = [2, 9, 24]} : f32[2,9,24]\n"
-                     "  %y = matmul(%r, %w) : f32[2,9,5]\n"
-                     "  output y = %y\n"
-                     "}\n");
+    g = test_parse_vir("graph @merged {\n"
+                       "  %q = input {name = \"q\"} : f32[2,3,9,8]\n"
+                       "  %k = input {name = \"k\"} : f32[2,3,9,8]\n"
+                       "  %v = input {name = \"v\"} : f32[2,3,9,8]\n"
+                       "  %w = input {name = \"w\"} : f32[24,5]\n"
+                       "  %a = attention(%q, %k, %v) {scale = 0.35} : f32[2,3,9,8]\n"
+                       "  %t = transpose(%a) {perm = [0, 2, 1, 3]} : f32[2,9,3,8]\n"
+                       "  %r = reshape(%t) {shape = [2, 9, 24]} : f32[2,9,24]\n"
+                       "  %y = matmul(%r, %w) : f32[2,9,5]\n"
+                       "  output y = %y\n"
+                       "}\n");
     IrError err;
     Plan *p2 = plan_build(g, &err);
     if (!p2)
@@ -635,16 +635,6 @@ char *bc_navit_attention_vir(int64_t T, int H, int Dh, int S)
              S, (long long)T, (long long)T, H, (long long)T, Dh, H, (long long)T, Dh, H, (long long)T, Dh, H, S, Dh,
              (long long)T, (long long)T, 1.0 / sqrt((double)Dh), S, S);
     return s;
-}
-
-Graph *bc_parse_vir(const char *text)
-{
-    Diag *d = diag_new(stderr);
-    assert_non_null(d);
-    Graph *g = ir_parse(text, strlen(text), "test.vir", d);
-    diag_free(d);
-    assert_non_null(g);
-    return g;
 }
 
 static Tensor *load_ref(StFile *f, const char *name)

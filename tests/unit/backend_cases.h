@@ -19,6 +19,7 @@
 #include "interp.h"
 #include "ir.h"
 #include "safetensors.h"
+#include "test_vir.h"
 
 /* What a case asks of a check besides the tolerance. */
 typedef struct {
@@ -104,7 +105,6 @@ void bc_members_symbolic(void **state);
  * spelling of the segment mask and of the slot mask (MAP pooling), which the -O1 pipeline
  * turns into attention {mask = segment} and {mask = slot}; outputs out and slots (malloc) */
 char *bc_navit_attention_vir(int64_t T, int H, int Dh, int S);
-Graph *bc_parse_vir(const char *text);
 
 /* tests/reference/navit: sequence `seq` of the PyTorch reference vectors */
 typedef struct {

@@ -25,6 +25,7 @@
 
 #include "test_interp.h"
 #include "test_llvm.h"
+#include "test_vir.h"
 
 /* ---- weights in memory ---- */
 
@@ -66,16 +67,6 @@ static float *random_floats(int64_t n, uint64_t seed)
         f[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
     }
     return f;
-}
-
-static Graph *parse(const char *text)
-{
-    Diag *d = diag_new(stderr);
-    Graph *g = ir_parse(text, strlen(text), "gemm.vir", d);
-    diag_free(d);
-    if (!g)
-        fail_msg("does not parse:\n%s", text);
-    return g;
 }
 
 /* ---- one check ---- */
@@ -198,7 +189,7 @@ static void linear_case(int64_t M, int64_t K, int64_t N, bool timm, int epi, boo
         last = "%y3";
     }
     snprintf(vir + n, sizeof vir - (size_t)n, "  output out = %s\n}\n", last);
-    Graph *g = parse(vir);
+    Graph *g = test_parse_vir(vir);
     float *w = random_floats(K * N, (uint64_t)(M * 7 + K * 13 + N)), *bias = random_floats(N, 5);
     MemWeights mw = {{{"w", 2, {timm ? N : K, timm ? K : N}, w}, {"b", 1, {N}, bias}}, 2};
     int64_t xd[3] = {B, M, K}, rd[3] = {B, M, N};
@@ -283,7 +274,7 @@ static void batched_weight_case(int64_t E, int64_t M, int64_t K, int64_t N, bool
              "  %%y1 = add(%%y, %%b) : f32[%s]\n  %%y2 = gelu(%%y1) {approximate = tanh} : f32[%s]\n"
              "  %%z = matmul(%%x, %%w) : f32[%s]\n  output out = %%y2\n  output z = %%z\n}\n",
              (long long)E, (long long)N, ys, ys, ys, ys);
-    Graph *g = parse(vir);
+    Graph *g = test_parse_vir(vir);
     float *w = random_floats(E * K * N, (uint64_t)(E + M * 7 + K * 13 + N)), *bias = random_floats(E * N, 6);
     MemWeights mw = {{{"w", 3, {E, tw ? N : K, tw ? K : N}, w}, {"b", 3, {E, 1, N}, bias}}, 2};
     int64_t xd[4] = {2, E, M, K};
@@ -329,7 +320,7 @@ static void activation_case(int64_t H, int64_t M, int64_t K, int64_t N, bool tb,
              tb ? (long long)K : (long long)N, (long long)K, (long long)N, tb ? "true" : "false", (long long)H,
              (long long)M, (long long)N, (long long)H, (long long)M, (long long)N, (long long)H, (long long)M,
              (long long)N);
-    Graph *g = parse(vir);
+    Graph *g = test_parse_vir(vir);
     int64_t ad[4] = {2, H, M, K}, bd[4] = {2, H, tb ? N : K, tb ? K : N}, cd[2] = {K, N};
     Tensor *a = tl_random(DT_F32, 4, ad, -1, 1, 21), *b = tl_random(DT_F32, 4, bd, -1, 1, 22);
     Tensor *c = tl_random(DT_F32, 2, cd, -1, 1, 23);
@@ -402,10 +393,10 @@ static void test_gemm_isas(void **state)
 
 static char *emit(const char *triple, const char *cpu, LlvmEmit what)
 {
-    Graph *g = parse("graph @asm {\n  %x = input {name = \"x\"} : f32[197,768]\n"
-                     "  %w = param $w {layout = [1, 0]} : f32[768,256]\n"
-                     "  %y = matmul(%x, %w) : f32[197,256]\n  %z = gelu(%y) : f32[197,256]\n"
-                     "  output out = %z\n}\n");
+    Graph *g = test_parse_vir("graph @asm {\n  %x = input {name = \"x\"} : f32[197,768]\n"
+                              "  %w = param $w {layout = [1, 0]} : f32[768,256]\n"
+                              "  %y = matmul(%x, %w) : f32[197,256]\n  %z = gelu(%y) : f32[197,256]\n"
+                              "  output out = %z\n}\n");
     LlvmOptions lo = {.triple = triple, .cpu = cpu, .opt_level = 2, .emit = what};
     PlanOptions plo;
     llvm_plan_options(&lo, &plo);

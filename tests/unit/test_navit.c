@@ -160,7 +160,7 @@ static void check_segment_attention(int64_t T, int H, int Dh, const Layout *l, u
 {
     enum { S = 8 };
     char *text = bc_navit_attention_vir(T, H, Dh, S);
-    Graph *dense = bc_parse_vir(text), *fused = bc_parse_vir(text);
+    Graph *dense = test_parse_vir(text), *fused = test_parse_vir(text);
     free(text);
     assert_non_null(dense);
     assert_non_null(fused);
@@ -261,7 +261,7 @@ static void test_segment_schedules(void **state)
             for (int d = 0; d < DH; d++)
                 k->f[(h * T + t) * DH + d] = v->f[(h * T + t) * DH + d] = NAN;
     NamedTensor in[6] = {{"patches", p.patches}, {"seg", p.seg}, {"q", q}, {"k", k}, {"v", v}, {"qs", qs}};
-    Graph *g = bc_parse_vir(text);
+    Graph *g = test_parse_vir(text);
     run_passes(g, pass_default_pipeline(2));
     Tensor *want[2] = {NULL};
     IrError err = {{0}};
@@ -462,7 +462,7 @@ static void test_segment_reduce(void **state)
                  "  output out = %%r\n"
                  "}\n",
                  kinds[kind]);
-        Graph *g = bc_parse_vir(text);
+        Graph *g = test_parse_vir(text);
         assert_non_null(g);
         Tensor *x = tensor_new(DT_F32, 2, DIMS(6, 3)), *seg = tensor_new(DT_I32, 1, DIMS(6));
         Tensor *pp = tensor_new(DT_F32, 2, DIMS(6, 1));
@@ -545,7 +545,7 @@ static void test_verifier(void **state)
     const char *ok = "graph @a {\n  %q = input {name = \"q\"} : f32[3,8]\n  %k = input {name = \"k\"} : f32[4,8]\n"
                      "  %s = input {name = \"s\"} : i32[4]\n  %a = attention(%q, %k, %k, %s) {mask = slot}\n"
                      "  output o = %a\n}\n";
-    Graph *g = bc_parse_vir(ok);
+    Graph *g = test_parse_vir(ok);
     assert_non_null(g);
     ir_graph_free(g);
 }
@@ -565,7 +565,7 @@ static void test_out_of_memory(void **state)
     text[n] = 0;
     bool completed = false;
     for (long k = 0; !completed && k < 10000; k++) {
-        Graph *g = bc_parse_vir(text);
+        Graph *g = test_parse_vir(text);
         assert_non_null(g);
         completed = oom_run_pass(g, pass_packing_mask_elim, k, "packing-mask-elimination");
         if (completed) {
@@ -621,7 +621,7 @@ static void bench(void)
     Tensor *q = tl_random(DT_F32, 4, DIMS(1, H, T, DH), -2, 2, 6), *qs = tl_random(DT_F32, 4, DIMS(1, H, 8, DH), -2, 2, 7);
     NamedTensor in[6] = {{"patches", p.patches}, {"seg", p.seg}, {"q", q}, {"k", q}, {"v", q}, {"qs", qs}};
     for (int round = 0; round < 3; round++) { /* in turns: the load falls on both alike */
-        Graph *gd = bc_parse_vir(text), *gs = bc_parse_vir(text);
+        Graph *gd = test_parse_vir(text), *gs = test_parse_vir(text);
         double td = bench_plan(gd, "canonicalize,attention-fusion,cse,dce", in, 6, REPS);
         double ts = bench_plan(gs, pass_default_pipeline(2), in, 6, REPS);
         print_message("T=%d, H=%d, Dh=%d, 5 images of 196 tokens: dense masked %.2f ms, segment-aware %.2f ms "

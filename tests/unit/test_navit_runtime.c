@@ -35,6 +35,7 @@
 #include "plan_blob.h"
 #include "rt_internal.h"
 #include "so_harness.h"
+#include "test_vir.h"
 #include "vitrt.h"
 
 enum { T = 32, P = 4, C = 3, S = 4, K = 5 };
@@ -129,10 +130,7 @@ static Blob plan_blob;
 
 static RtPlan *parse_plan(const char *vir, Blob *blob, Graph **gout)
 {
-    Diag *d = diag_new(stderr);
-    Graph *g = ir_parse(vir, strlen(vir), "navit.vir", d);
-    diag_free(d);
-    assert_non_null(g);
+    Graph *g = test_parse_vir(vir);
     IrError err;
     Plan *p = plan_build(g, &err);
     if (!p)

@@ -33,7 +33,7 @@ static void check_segment_attention(int64_t T, int H, int Dh, int nimg, const in
 {
     enum { S = 8 };
     char *text = bc_navit_attention_vir(T, H, Dh, S);
-    Graph *g = bc_parse_vir(text);
+    Graph *g = test_parse_vir(text);
     free(text);
     Tensor *seg = tensor_new(DT_I32, 1, DIMS(T)), *pp = tensor_new(DT_F32, 2, DIMS(T, 1));
     assert_true(seg && pp);
@@ -106,7 +106,7 @@ static void test_segment_reduce(void **state)
                  epi ? "2,5" : "3", kinds[kind % 3],
                  epi ? "  %b = input {name = \"b\"} : f32[5]\n  %g = gelu(%r)\n  %y = add(%g, %b)\n  output out = %y\n"
                      : "  output out = %r\n");
-        Graph *g = bc_parse_vir(text);
+        Graph *g = test_parse_vir(text);
         int64_t per = epi ? 10 : 3;
         Tensor *x = tensor_new(DT_F32, epi ? 3 : 2, epi ? DIMS(7, 2, 5) : DIMS(7, 3));
         Tensor *seg = tensor_new(DT_I32, 1, DIMS(7)), *pp = tensor_new(DT_F32, 2, DIMS(7, 1));

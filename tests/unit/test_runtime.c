@@ -16,6 +16,7 @@
 #include "plan.h"
 #include "plan_blob.h"
 #include "rt_internal.h"
+#include "test_vir.h"
 
 static const char tiny_vir[] =
     "graph @tiny {\n"
@@ -34,16 +35,6 @@ static const char tiny_vir[] =
     "  %h3 = mul(%h2, %cf) : f32[B,3]  # tiny.vir:9:3\n"
     "  output logits = %h3\n"
     "}\n";
-
-static Graph *parse(const char *text)
-{
-    Diag *d = diag_new(stderr);
-    assert_non_null(d);
-    Graph *g = ir_parse(text, strlen(text), "tiny.vir", d);
-    diag_free(d);
-    assert_non_null(g);
-    return g;
-}
 
 static void test_numbering(void **state)
 {
@@ -133,7 +124,7 @@ static void check_round_trip(const Plan *p, const Blob *blob, const char *labels
 static void test_blob_tiny(void **state)
 {
     (void)state;
-    Graph *g = parse(tiny_vir);
+    Graph *g = test_parse_vir(tiny_vir);
     IrError err;
     Plan *p = plan_build(g, &err);
     if (!p)
@@ -375,7 +366,7 @@ static void test_kernel_scope(void **state)
             fail_msg("layer of '%s': %zu, want %zu", layers[i].scope, plan_scope_layer(layers[i].scope),
                      layers[i].layer);
 
-    Graph *g = parse(scoped_vir);
+    Graph *g = test_parse_vir(scoped_vir);
     IrError err;
     Plan *p = plan_build_opts(g, &(PlanOptions){.gemm_pack_nr = 32}, &err);
     if (!p)

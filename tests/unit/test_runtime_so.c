@@ -24,6 +24,7 @@
 #include "rt_internal.h"
 #include "rt_abi.h"
 #include "so_harness.h"
+#include "test_vir.h"
 #include "vitrt.h"
 
 enum { IN = 64, HID = 64, OUT = 10 };
@@ -105,10 +106,7 @@ static void write_bytes(FILE *f, const char *name, const uint8_t *data, size_t n
  * file `embed` embedded when non-NULL. */
 static void build_so(const char *name, const char *vir, bool fixed, const char *embed)
 {
-    Diag *d = diag_new(stderr);
-    Graph *g = ir_parse(vir, strlen(vir), "hand.vir", d);
-    diag_free(d);
-    assert_non_null(g);
+    Graph *g = test_parse_vir(vir);
     IrError err;
     Plan *p = plan_build(g, &err);
     if (!p)

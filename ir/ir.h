@@ -345,6 +345,11 @@ bool ir_compact(Graph *g);
  * result types equal to a fresh inference, symbol maxima, outputs. Writes the first
  * problem to err (naming the node) and returns false. */
 bool ir_verify(const Graph *g, IrError *err);
+/* The packed NaViT inputs (docs/NAVIT.md) together, a rule of ir_verify that a parser can
+ * only check once the graph is whole: at most one input per role, one token count across
+ * them, patches and seg present as soon as any is. -1 when they hold, else the node that
+ * breaks one, with err->msg (no location) saying which. */
+int32_t ir_verify_packed(const Graph *g, IrError *err);
 
 /* ---- text form (ir/IR.md) ---------------------------------------------------------- */
 

@@ -187,6 +187,23 @@ static void format_type(const Graph *g, const Type *t, char *buf, size_t n)
     snprintf(buf, n, "%s%s", dtype_name(t->dt), s);
 }
 
+/* The packed inputs together (ir_verify_packed), once the graph is whole; an error at the
+ * line that defines the input breaking the rule. */
+static void check_packed(Parser *p)
+{
+    IrError err;
+    int32_t bad = ir_verify_packed(p->g, &err);
+    if (bad < 0)
+        return;
+    int32_t v = p->g->nodes[bad].out, line = p->line, col = 1;
+    for (size_t j = 0; j < p->values.cap; j++)
+        if (p->values.e[j].key && p->values.e[j].val == v) {
+            line = p->values.e[j].line, col = p->values.e[j].col;
+            break;
+        }
+    vir_error(p, line, col, "%s", err.msg);
+}
+
 /* The operands, attributes and types after the op name; builds the node. Returns its
  * first result, or -1 (reported, or silently for an operand of a failed line). */
 static int32_t parse_node_rest(Parser *p, Op op, const Token *optok, int nres)
@@ -424,6 +441,8 @@ Graph *ir_parse(const char *text, size_t len, const char *filename, Diag *d)
         ;
     if (closed && p.tok.kind != T_EOF)
         error_tok(&p, &p.tok, "unexpected %s after the end of the graph (one graph per file)", vir_describe(&p, &p.tok));
+    if (!p.errors && !p.oom)
+        check_packed(&p);
     arena_free(p.scratch);
     ir_free(p.values.e);
     ir_free(p.syms.e);

@@ -3,6 +3,7 @@
  * Result types are checked by rerunning shape inference, so the op table is the one
  * definition of what a well-typed node is.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +44,11 @@ static int cmp_named(const void *x, const void *y)
     return (a->node > b->node) - (a->node < b->node);
 }
 
-/* The packed NaViT inputs (docs/NAVIT.md) together: at most one input per role, one token
- * count T across them, and patches and seg present as soon as any of them is. */
-static bool verify_packed(const Graph *g, IrError *err)
+int32_t ir_verify_packed(const Graph *g, IrError *err)
 {
+    IrError local;
+    if (!err)
+        err = &local;
     int32_t role[PACK_COUNT];
     for (int r = 0; r < PACK_COUNT; r++)
         role[r] = -1;
@@ -57,22 +59,26 @@ static bool verify_packed(const Graph *g, IrError *err)
         if (n->op != OP_INPUT || n->attr.input.pack == PACK_NONE)
             continue;
         int p = n->attr.input.pack;
-        if (role[p] >= 0)
-            return fail(err, g, i, "a second packed input of role %s", attr_field_find(ATTR_INPUT, "pack", 4)->enum_names[p]);
+        if (role[p] >= 0) {
+            snprintf(err->msg, sizeof err->msg, "a second packed input of role %s",
+                     attr_field_find(ATTR_INPUT, "pack", 4)->enum_names[p]);
+            return i;
+        }
         role[p] = i;
         int64_t t = g->values[n->out].type.shape.d[0].n;
         if (T >= 0 && t != T) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "packed input '%s' has %lld tokens, but '%s' has %lld",
+            snprintf(err->msg, sizeof err->msg, "packed input '%s' has %lld tokens, but '%s' has %lld",
                      n->attr.input.name, (long long)t, g->nodes[first].attr.input.name, (long long)T);
-            return fail(err, g, i, "%s", msg);
+            return i;
         }
         T = t, first = first < 0 ? i : first;
     }
-    if (first >= 0 && (role[PACK_SEG] < 0 || role[PACK_PATCHES] < 0))
-        return fail(err, g, first, "a packed sequence needs its %s input (pack = patches and pack = seg)",
-                    role[PACK_SEG] < 0 ? "seg" : "patches");
-    return true;
+    if (first >= 0 && (role[PACK_SEG] < 0 || role[PACK_PATCHES] < 0)) {
+        snprintf(err->msg, sizeof err->msg, "a packed sequence needs its %s input (pack = patches and pack = seg)",
+                 role[PACK_SEG] < 0 ? "seg" : "patches");
+        return first;
+    }
+    return -1;
 }
 
 bool ir_verify(const Graph *g, IrError *err)
@@ -149,5 +155,7 @@ bool ir_verify(const Graph *g, IrError *err)
                         dup.name);
         }
     ir_free(named);
-    return verify_packed(g, err);
+    IrError packed;
+    int32_t bad = ir_verify_packed(g, &packed);
+    return bad < 0 || fail(err, g, bad, "%s", packed.msg);
 }

@@ -524,6 +524,19 @@ static void test_file_errors(void **state)
                       "t.vir:3:1: error: unexpected 'graph' after the end of the graph (one graph per file)");
     expect_file_error("graph @g {\n  %0 = input {name = \"x\"} : f32[2]\x00\n}\n", "t.vir:2:");
 
+    /* the packed inputs together (ir_verify_packed), at the input that breaks the rule */
+    const char *patches = "graph @g {\n  %p = input {name = \"p\", pack = patches, patch = 2, channels = 1, images = 3}"
+                          " : f32[8,4]\n";
+    char text[512];
+    snprintf(text, sizeof text, "%s  %%s = input {name = \"s\", pack = seg} : i32[7]\n}\n", patches);
+    expect_file_error(text, "t.vir:3:3: error: packed input 's' has 7 tokens, but 'p' has 8");
+    snprintf(text, sizeof text, "%s  %%s = input {name = \"s\", pack = seg} : i32[8]\n"
+             "  %%q = input {name = \"q\", pack = patches, patch = 2, channels = 1, images = 3} : f32[8,4]\n}\n",
+             patches);
+    expect_file_error(text, "t.vir:4:3: error: a second packed input of role patches");
+    snprintf(text, sizeof text, "%s}\n", patches);
+    expect_file_error(text, "t.vir:2:3: error: a packed sequence needs its seg input (pack = patches and pack = seg)");
+
     /* CRLF, no final newline, comments everywhere */
     Graph *g = parse_str("# c\r\ngraph @g { # c\r\n  %0 = input {name = \"x\"} : f32[2] # note: not a loc\r\n"
                          "\r\n  output y = %0 # c\r\n}",

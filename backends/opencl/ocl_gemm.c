@@ -3,18 +3,19 @@
  * Floats (PERF_NOTES "OpenCL on PoCL": the style PoCL compiles to FMA loops that keep their
  * accumulators in registers):
  *
- *   pack   B is copied into panels [batch][ceil(N/16)][K][16] of f32 (zero-padded past N),
- *          by a packing kernel (one work-item per panel). When B reads only parameters,
+ *   pack   B is copied into panels [batch][ceil(N/NR)][K][NR] of f32, zero-padded past N
+ *          (NR = 16, or 32 on devices with 12 × 32 blocks: ocl_build.c), by a packing
+ *          kernel (one work-item per panel). When B reads only parameters,
  *          constants or folded buffers and does not vary along the batch, the panels are
  *          packed once, at open, into a buffer kept for the model's life (RT_OCL_PERSIST);
  *          otherwise before every use, into a scratch buffer the GEMMs share.
- *   block  one work-item per MR × 16 block of the output: MR·16/VW accumulators of type
+ *   block  one work-item per MR × NR block of the output: MR·NR/VW accumulators of type
  *          floatVW in named variables, `fma()` per k with one broadcast A element and
- *          16/VW panel vectors (vloadVW), A rows clamped to M-1 (their results are not
+ *          NR/VW panel vectors (vloadVW), A rows clamped to M-1 (their results are not
  *          stored); then the accumulators are stored to a private array and the epilogue
  *          runs per element inside the bounds. Work-item ids run along m fastest
  *          (consecutive blocks share their B panel, in cache), then n, then the batch.
- *   plan   panels the plan made (GemmInfo.pack_nr = 16: plan_pack's once-kernels and
+ *   plan   panels the plan made (GemmInfo.pack_nr = NR: plan_pack's once-kernels and
  *          folded buffer) are read in place; panels of another width are repacked once.
  *
  * Integers (and anything the blocked kernel does not cover): one output row per

@@ -1,7 +1,8 @@
 /* fuzz_vit.c — the .vit frontend (fe_compile_string) under libFuzzer.
  *
  * Any input is compiled or rejected with diagnostics: never a crash, a leak, a hang or
- * unbounded recursion. A graph the frontend accepts must pass ir_verify() and print.
+ * unbounded recursion. A graph the frontend accepts must pass ir_verify() and print, and
+ * then pipeline_check.h's checks (passes, planner, interpreter against plan_exec).
  * Imports resolve against models/ (under $VITC_SOURCE_DIR when set, else the current
  * directory), so seeds that import the prelude compile. Seeds: tests/fuzz/corpus/vit/.
  */
@@ -12,6 +13,7 @@
 #include "diag.h"
 #include "frontend.h"
 #include "ir.h"
+#include "pipeline_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,7 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         ir_print(g, null);
-        ir_graph_free(g);
+        Graph *g2 = fe_compile_string("fuzz.vit", (const char *)data, size, &o, d);
+        if (!g2) {
+            fprintf(stderr, "fuzz_vit: the same text compiled twice failed the second time\n");
+            abort();
+        }
+        pipeline_check(g, g2, null);
     } else if (diag_error_count(d) == 0) {
         fprintf(stderr, "fuzz_vit: no graph and no error\n");
         abort();

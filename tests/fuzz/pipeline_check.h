@@ -1,0 +1,257 @@
+/* pipeline_check.h — what the fuzz targets check after a graph is accepted (fuzz_pipeline
+ * for .vir text, fuzz_vit for .vit): the -O2 pass pipeline (the verifier after every pass)
+ * and the planner, as the reference and the OpenCL backend plan (no packing) and as the LLVM
+ * backend does (weights packed in panels of 32 columns, batched weights too). Any of them may
+ * reject the graph with a message; none may crash, leak, or report an internal compiler
+ * error, and every kernel of a plan must pass plan_kernel_check (the check the backends make
+ * before generating code). A small graph (symbols bound to 2) is also run on fixed inputs and
+ * weights, as accepted and after the passes by the interpreter and planned by plan_exec: the
+ * last two must give the same answer or both an error, and where the graph as accepted gives
+ * an answer, so must the passes' graph, the same. A finding aborts with a message.
+ */
+#ifndef VITC_PIPELINE_CHECK_H
+#define VITC_PIPELINE_CHECK_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interp.h"
+#include "ir.h"
+#include "passes.h"
+#include "plan.h"
+
+enum { MAX_RUN_NUMEL = 4096, MAX_RUN_NODES = 64, MAX_RUN_SYMS = 64 };
+
+static void fail(const char *what, const char *msg)
+{
+    fprintf(stderr, "pipeline_check: %s: %s\n", what, msg);
+    abort();
+}
+
+/* Every kernel well formed; the listing and the scopes must not crash. */
+static void check_plan(const Plan *p, FILE *null)
+{
+    char msg[256], scope[256];
+    for (int32_t k = 0; k < p->nkernels; k++) {
+        if (!plan_kernel_check(p, k, msg, sizeof msg))
+            fail("a malformed kernel", msg);
+        plan_kernel_scope(p, k, scope, sizeof scope);
+        plan_scope_layer(scope);
+    }
+    plan_print(p, null);
+}
+
+/* Fixed values for element k: small, of both signs, exact in every float dtype. */
+static double value_at(int64_t k, bool is_float)
+{
+    return is_float ? (double)((k * 37) % 17 - 8) / 8.0 : (double)(k % 3);
+}
+
+/* Each symbol bound to 2 (or its maximum when smaller); whether every value then has at most
+ * MAX_RUN_NUMEL elements and the graph at most MAX_RUN_NODES nodes. */
+static bool small(const Graph *g, int64_t *bind)
+{
+    int32_t live = 0;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        live += !g->nodes[i].dead;
+    if (live > MAX_RUN_NODES || g->nsyms > MAX_RUN_SYMS)
+        return false;
+    for (int32_t s = 0; s < g->nsyms; s++)
+        bind[s] = g->syms[s].max > 0 && g->syms[s].max < 2 ? g->syms[s].max : 2;
+    for (int32_t v = 0; v < g->nvalues; v++) {
+        const Shape *s = &ir_type(g, v)->shape;
+        int64_t n = 1;
+        for (int d = 0; d < s->rank; d++) {
+            int64_t e = plan_dim(s->d[d], bind);
+            if (e < 0 || e > MAX_RUN_NUMEL)
+                return false;
+            n *= e;
+        }
+        if (n > MAX_RUN_NUMEL)
+            return false;
+    }
+    return true;
+}
+
+typedef struct {
+    const Graph *g;
+    void *buf; /* the last tensor handed out (RawTensor.data must live until the next call) */
+} Weights;
+
+static bool lookup(void *ctx, const char *name, RawTensor *out, char *err, size_t errlen)
+{
+    Weights *w = ctx;
+    for (int32_t i = 0; i < w->g->nnodes; i++) {
+        const Node *n = &w->g->nodes[i];
+        if (n->dead || n->op != OP_PARAM || strcmp(n->attr.param.name, name) != 0)
+            continue;
+        const Type *t = ir_type(w->g, n->out);
+        int64_t numel = 1;
+        out->dt = t->dt;
+        out->rank = t->shape.rank;
+        ir_param_stored_shape(n, t, out->dims);
+        for (int d = 0; d < t->shape.rank; d++)
+            numel *= out->dims[d];
+        /* f32 gets the fixed values; any other dtype zeros, which every dtype stores as 0 */
+        size_t bytes = (size_t)numel * dtype_size(t->dt);
+        free(w->buf);
+        if (!(w->buf = calloc(1, bytes ? bytes : 1))) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        if (t->dt == DT_F32)
+            for (int64_t k = 0; k < numel; k++)
+                ((float *)w->buf)[k] = (float)value_at(k + 5, true);
+        out->data = w->buf;
+        return true;
+    }
+    snprintf(err, errlen, "no parameter '%s'", name);
+    return false;
+}
+
+/* Output `name` of two runs: the same shape and values (NaN where the other has NaN; floats
+ * within 1e-4 relative, since the two may sum in different orders and precisions). */
+static void compare(const char *what, const char *name, const Tensor *x, const Tensor *y)
+{
+    char msg[512];
+    if (x->dt != y->dt || x->rank != y->rank || x->numel != y->numel ||
+        memcmp(x->dims, y->dims, sizeof x->dims[0] * (size_t)x->rank) != 0) {
+        snprintf(msg, sizeof msg, "output '%s': dtype or shape differ", name);
+        fail(what, msg);
+    }
+    for (int64_t k = 0; k < x->numel; k++) {
+        double u = tensor_get(x, k), v = tensor_get(y, k);
+        bool same = dtype_is_float(x->dt) ? (isnan(u) && isnan(v)) || u == v || fabs(u - v) <= 1e-4 * (1 + fabs(u))
+                                          : u == v;
+        if (!same) {
+            snprintf(msg, sizeof msg, "output '%s' element %" PRId64 ": %.9g against %.9g", name, k, u, v);
+            fail(what, msg);
+        }
+    }
+}
+
+/* The value the packed NaViT input n (docs/NAVIT.md) holds at token k of T, into `packed`:
+ * the passes may rely on its invariants. Three quarters of the tokens are images, in order
+ * and contiguous, the rest padding (seg -1, row and col 0, height and width 1); patches and
+ * any input without a role: false (the fixed values). */
+static double packed;
+static bool packed_value(const Graph *g, const Node *n, int64_t k, int64_t T)
+{
+    int64_t S = 1, used = T - T / 4;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == OP_INPUT && g->nodes[i].attr.input.pack == PACK_PATCHES && g->nodes[i].attr.input.images > 0)
+            S = g->nodes[i].attr.input.images;
+    switch (n->attr.input.pack) {
+    case PACK_SEG: packed = k < used ? (double)(k * (S < used ? S : used) / used) : -1; return true;
+    case PACK_ROW: case PACK_COL: packed = k < used ? (double)(k % 2) : 0; return true;
+    case PACK_HEIGHT: case PACK_WIDTH: packed = k < used ? 2 : 1; return true;
+    default: return false;
+    }
+}
+
+/* Runs g (ir_interp) or p (plan_exec) on `in` and the fixed weights; out[0..noutputs). */
+static bool run(const Graph *g, const Plan *p, const NamedTensor *in, int nin, Tensor **out, IrError *err)
+{
+    Weights w = {g, NULL};
+    WeightSource ws = {lookup, &w};
+    bool ok = p ? plan_exec(p, &ws, in, nin, out, err) : ir_interp(g, &ws, in, nin, out, err);
+    free(w.buf);
+    return ok;
+}
+
+static void free_outputs(Tensor **t, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        tensor_free(t[i]);
+}
+
+/* The graph as parsed (g0) and after the passes (g) in the interpreter, and g's plan p in
+ * plan_exec, on the same inputs: g and p give the same answer or both an error, and where
+ * g0 gives an answer, g gives the same. */
+static void run_all(const Graph *g0, const Graph *g, const Plan *p, const int64_t *bind)
+{
+    NamedTensor in[16];
+    int nin = 0;
+    Tensor *a[64] = {0}, *b[64] = {0}, *c[64] = {0};
+    bool packed_graph = false;
+    if (g0->noutputs > 64 || g->noutputs != g0->noutputs)
+        return;
+    for (int32_t i = 0; i < g0->nnodes; i++) {
+        const Node *n = &g0->nodes[i];
+        if (n->dead || n->op != OP_INPUT)
+            continue;
+        if (nin == 16)
+            goto out;
+        const Type *t = ir_type(g0, n->out);
+        int64_t dims[IR_MAX_RANK];
+        for (int d = 0; d < t->shape.rank; d++)
+            dims[d] = plan_dim(t->shape.d[d], bind);
+        Tensor *x = tensor_new(t->dt, t->shape.rank, dims);
+        if (!x)
+            goto out;
+        packed_graph |= n->attr.input.pack != PACK_NONE;
+        for (int64_t k = 0; k < x->numel; k++)
+            tensor_set(x, k, packed_value(g0, n, k, x->numel) ? packed : value_at(k, dtype_is_float(t->dt)));
+        in[nin++] = (NamedTensor){n->attr.input.name, x};
+    }
+    IrError e0, ea, eb;
+    bool r0 = run(g0, NULL, in, nin, c, &e0);
+    bool ra = run(g, NULL, in, nin, a, &ea);
+    bool rb = run(g, p, in, nin, b, &eb);
+    char msg[1024];
+    if (ra != rb) {
+        snprintf(msg, sizeof msg, "the interpreter %s, plan_exec %s", ra ? "ran" : ea.msg, rb ? "ran" : eb.msg);
+        fail("the interpreter and the plan disagree", msg);
+    }
+    if (r0 && !ra) {
+        snprintf(msg, sizeof msg, "the graph ran before the passes, not after: %s", ea.msg);
+        fail("the passes changed the graph's meaning", msg);
+    }
+    for (int32_t i = 0; ra && i < g->noutputs; i++)
+        compare("the interpreter and the plan disagree", g->outputs[i].name, a[i], b[i]);
+    /* packing-mask-elimination may change the rows a dense mask fills with garbage (padding
+     * queries, empty slots: docs/NAVIT.md), so a packed graph is compared after the passes only */
+    for (int32_t i = 0; r0 && !packed_graph && i < g->noutputs; i++)
+        compare("the passes changed the graph's meaning", g0->outputs[i].name, c[i], a[i]);
+    free_outputs(a, g->noutputs);
+    free_outputs(b, g->noutputs);
+    free_outputs(c, g0->noutputs);
+out:
+    for (int i = 0; i < nin; i++)
+        tensor_free((Tensor *)in[i].t);
+}
+
+/* g0 and g: two copies of one accepted graph (both freed here). */
+static void pipeline_check(Graph *g0, Graph *g, FILE *null)
+{
+    PassOptions po = {.dump = null, .log = null};
+    IrError err;
+    if (!pass_run_pipeline(g, pass_default_pipeline(2), &po, &err)) {
+        if (pass_error_is_internal(&err))
+            fail("the pass pipeline", err.msg);
+        ir_graph_free(g);
+        ir_graph_free(g0);
+        return;
+    }
+    Plan *p = plan_build(g, &err);
+    if (p) {
+        check_plan(p, null);
+        int64_t bind[MAX_RUN_SYMS];
+        if (small(g0, bind) && small(g, bind))
+            run_all(g0, g, p, bind);
+        plan_free(p);
+    }
+    PlanOptions opts = {32, true};
+    if ((p = plan_build_opts(g, &opts, &err))) {
+        check_plan(p, null);
+        plan_free(p);
+    }
+    ir_graph_free(g);
+    ir_graph_free(g0);
+}
+
+#endif

@@ -3,7 +3,9 @@
  * Any input is parsed or rejected with diagnostics, never a crash, a leak or a hang. A
  * graph the parser accepts must pass ir_verify(), print, parse again and print the same
  * text (print → parse → print is the identity); statistics and Graphviz must not crash
- * on it either. Seeds: tests/fuzz/corpus/vir/.
+ * on it either; then pipeline_check.h's checks (passes, planner, interpreter against
+ * plan_exec). Seeds: tests/fuzz/corpus/vir/ (with the lit tests' .vir files, the test
+ * models dumped by `vitc dump models/X.vit`, and findings).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "diag.h"
 #include "ir.h"
+#include "pipeline_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,8 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ir_print_dot(g, null);
         free(a);
         free(b);
-        ir_graph_free(h);
-        ir_graph_free(g);
+        pipeline_check(g, h, null); /* h, the same graph, through the passes */
     }
     diag_free(d);
     return 0;

@@ -1,5 +1,5 @@
-/* pipeline_check.h — what the fuzz targets check after a graph is accepted (fuzz_pipeline
- * for .vir text, fuzz_vit for .vit): the -O2 pass pipeline (the verifier after every pass)
+/* pipeline_check.h — what the fuzz targets check after a graph is accepted (fuzz_vir for
+ * .vir text, fuzz_vit for .vit): the -O2 pass pipeline (the verifier after every pass)
  * and the planner, as the reference and the OpenCL backend plan (no packing) and as the LLVM
  * backend does (weights packed in panels of 32 columns, batched weights too). Any of them may
  * reject the graph with a message; none may crash, leak, or report an internal compiler

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -22,15 +23,38 @@
 #include "../runtime/rt_internal.h"
 #include "image.h"
 
-#define MAX_PIXELS ((int64_t)1 << 28)
+/* 134 M pixels (a 100-megapixel photo fits): 1.6 GB of floats in RGB */
+#define MAX_PIXELS ((int64_t)1 << 27)
 
-static bool alloc_image(Image *img, int64_t w, int64_t h, int c, const char *path, char *err, size_t errlen)
+/* The pixels a file of n bytes can hold at most, by format, so that a corrupt header cannot
+ * make us allocate gigabytes before the data runs out: PNM stores every sample; deflate
+ * expands at most 1032:1 and a PNG row holds ⌈w·bits/8⌉ + 1 bytes, bits ≥ 1 (PNG_BOUND);
+ * a Huffman-coded JPEG codes every 8 × 8 block of its first component with at least one bit,
+ * in sampling factors of at most 4 × 4 (JPEG_BOUND; arithmetic coding has no such floor). */
+#define PNG_BOUND(n) ((int64_t)(n) * 1032 * 8)
+#define JPEG_BOUND(n) ((int64_t)(n) * 8 * 64 * 16)
+
+/* Whether a w × h image is supported and fits in max_pixels (the file's bound). */
+static bool check_size(int64_t w, int64_t h, int64_t max_pixels, const char *path, char *err, size_t errlen)
 {
     if (w < 1 || h < 1 || w * h > MAX_PIXELS) {
         snprintf(err, errlen, "%s: image size %lld×%lld is not supported (at most %lld pixels)", path, (long long)w,
                  (long long)h, (long long)MAX_PIXELS);
         return false;
     }
+    if (w * h > max_pixels) {
+        snprintf(err, errlen, "%s: corrupt or truncated: a %lld×%lld image cannot fit in a file this size", path,
+                 (long long)w, (long long)h);
+        return false;
+    }
+    return true;
+}
+
+static bool alloc_image(Image *img, int64_t w, int64_t h, int c, int64_t max_pixels, const char *path, char *err,
+                        size_t errlen)
+{
+    if (!check_size(w, h, max_pixels, path, err, errlen))
+        return false;
     img->w = (int)w;
     img->h = (int)h;
     img->c = c;
@@ -40,6 +64,13 @@ static bool alloc_image(Image *img, int64_t w, int64_t h, int c, const char *pat
         return false;
     }
     return true;
+}
+
+/* bytes; when unknown, as if 2 GB (no bound) */
+static int64_t file_size(FILE *fp)
+{
+    struct stat st;
+    return fstat(fileno(fp), &st) == 0 ? (int64_t)st.st_size : INT32_MAX;
 }
 
 void image_free(Image *img)
@@ -86,9 +117,21 @@ static bool load_pnm(const char *path, const unsigned char *s, size_t n, Image *
                  kind);
         return false;
     }
-    if (!alloc_image(img, w, h, c, path, err, errlen))
+    size_t count = (size_t)w * (size_t)h * (size_t)c, bytes = maxval > 255 ? 2 : 1; /* w, h ≤ 10⁹ */
+    if (!ascii) { /* the samples: exactly one whitespace byte after the header, then all of them */
+        if (pos >= n || !strchr(" \t\r\n\v\f", s[pos]) || !s[pos]) {
+            snprintf(err, errlen, "%s: malformed P%c header", path, kind);
+            return false;
+        }
+        pos++;
+        if ((n - pos) / bytes < count) {
+            snprintf(err, errlen, "%s: truncated (%zu bytes of samples, %zu needed)", path, n - pos, count * bytes);
+            return false;
+        }
+    }
+    /* ASCII: at least a digit and a separator per sample */
+    if (!alloc_image(img, w, h, c, ascii ? ((int64_t)(n - pos) + 1) / (2 * c) : MAX_PIXELS, path, err, errlen))
         return false;
-    size_t count = (size_t)w * (size_t)h * (size_t)c;
     if (ascii) {
         for (size_t i = 0; i < count; i++) {
             long v = pnm_number(s, n, &pos);
@@ -101,18 +144,6 @@ static bool load_pnm(const char *path, const unsigned char *s, size_t n, Image *
             img->px[i] = (float)v / (float)maxval;
         }
         return true;
-    }
-    if (pos >= n || !strchr(" \t\r\n\v\f", s[pos]) || !s[pos]) {
-        snprintf(err, errlen, "%s: malformed P%c header", path, kind);
-        image_free(img);
-        return false;
-    }
-    pos++; /* exactly one whitespace byte before the samples */
-    size_t bytes = maxval > 255 ? 2 : 1;
-    if (n - pos < count * bytes) {
-        snprintf(err, errlen, "%s: truncated (%zu bytes of samples, %zu needed)", path, n - pos, count * bytes);
-        image_free(img);
-        return false;
     }
     for (size_t i = 0; i < count; i++) {
         unsigned v = bytes == 2 ? (unsigned)s[pos + 2 * i] << 8 | s[pos + 2 * i + 1] : s[pos + i];
@@ -183,7 +214,7 @@ static bool load_png(const char *path, FILE *fp, Image *img, char *err, size_t e
     depth = png_get_bit_depth(png, info);
     if ((c != 1 && c != 3) || (depth != 8 && depth != 16))
         png_error(png, "unsupported pixel format");
-    if (!alloc_image(img, w, h, c, path, err, errlen)) {
+    if (!alloc_image(img, w, h, c, PNG_BOUND(file_size(fp)), path, err, errlen)) {
         png_destroy_read_struct(&png, &info, NULL);
         return false;
     }
@@ -264,9 +295,15 @@ static bool load_jpeg(const char *path, FILE *fp, Image *img, char *err, size_t 
         return false;
     }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    /* before jpeg_start_decompress, which allocates a progressive image's coefficients */
+    if (!check_size(cinfo.image_width, cinfo.image_height, cinfo.arith_code ? MAX_PIXELS : JPEG_BOUND(file_size(fp)),
+                    path, err, errlen)) {
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
     jpeg_start_decompress(&cinfo);
     int c = cinfo.output_components;
-    if (!alloc_image(img, cinfo.output_width, cinfo.output_height, c, path, err, errlen)) {
+    if (!alloc_image(img, cinfo.output_width, cinfo.output_height, c, MAX_PIXELS, path, err, errlen)) {
         jpeg_destroy_decompress(&cinfo);
         return false;
     }

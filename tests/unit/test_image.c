@@ -81,9 +81,36 @@ static void test_pnm(void **state)
     load_fails("e.png", "", 0, "not a PNG, JPEG");
     load_fails("h.png", "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16, "corrupt or truncated PNG");
     load_fails("j.jpg", "\xff\xd8\xff\xe0\0\x10JFIF", 10, "corrupt or truncated JPEG");
+    /* a header claiming 60000 × 2000 pixels in a short file: an error before any allocation
+     * of that size (binary PNM: the exact count; ASCII: two bytes a sample at least) */
+    load_fails("big.ppm", "P6 60000 2000 255\n\x01\x02\x03", 21, "truncated (3 bytes of samples, 360000000 needed)");
+    load_fails("big.pgm", "P2 60000 2000 255\n1 2 3\n", 24, "a 60000×2000 image cannot fit in a file this size");
     Image none;
     assert_false(image_load("/nonexistent/x.png", &none, err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/x.png: cannot open"));
+}
+
+/* PNG and JPEG headers claiming 60000 × 2000 and 2000 × 60000 pixels (w × h) in 69 and 631
+ * bytes (fuzz seeds): more
+ * than deflate (1032:1) or a Huffman-coded JPEG (a bit per 8 × 8 block) can hold, an error
+ * before the 1.4 GB image would be allocated. */
+static void test_huge_headers(void **state)
+{
+    (void)state;
+    const char *src = getenv("VITC_SOURCE_DIR");
+    if (!src || !*src)
+        src = ".";
+    static const char *const names[] = {"huge_header.png", "huge_header.jpg"};
+    static const char *const sizes[] = {"a 60000×2000 image", "a 2000×60000 image"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096], err[512] = "";
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/image/%s", src, names[i]);
+        Image img;
+        assert_false(image_load(path, &img, err, sizeof err));
+        if (!strstr(err, sizes[i]) || !strstr(err, "cannot fit in a file this size") || !strstr(err, path))
+            fail_msg("%s: %s", names[i], err);
+        assert_null(img.px);
+    }
 }
 
 /* A PNG decoded and normalised as `vitc run` does gives exactly the tensor timm was fed. */
@@ -180,6 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pnm),
+        cmocka_unit_test(test_huge_headers),
         cmocka_unit_test(test_png_matches_reference),
         cmocka_unit_test(test_resize_crop_channels),
     };

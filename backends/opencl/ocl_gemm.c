@@ -105,7 +105,8 @@ static int32_t panel_buffer(OGen *g, bool once, Dim batch, Dim N, Dim K)
 }
 
 /* The offset of B[batch idx..., k, n] as C text: B's own view, or the plan's panels
- * (GemmInfo.pack_nr = nr: B[..., k, n] = in[b][n / nr, k, n mod nr]). */
+ * (GemmInfo.pack_nr = nr: B[..., k, n] = in[b][n / nr, k, n mod nr], or per batch index
+ * in[b][idx..., n / nr, k, n mod nr] when the view has the batch dims too). */
 static void b_offset(const Kernel *k, const char *const *idx, int nb, const char *kk, const char *n, char *buf,
                      size_t len)
 {
@@ -115,8 +116,12 @@ static void b_offset(const Kernel *k, const char *const *idx, int nb, const char
         char p[64], r[64];
         snprintf(p, sizeof p, "(%s / %d)", n, gi->pack_nr);
         snprintf(r, sizeof r, "(%s %% %d)", n, gi->pack_nr);
-        const char *pi[3] = {p, kk, r};
-        ocl_view_offset(B, pi, 3, buf, len);
+        const char *pi[IR_MAX_RANK + 1];
+        int np = 0;
+        for (int i = 0; i < nb && B->rank > 3; i++)
+            pi[np++] = idx[i];
+        pi[np++] = p, pi[np++] = kk, pi[np++] = r;
+        ocl_view_offset(B, pi, np, buf, len);
         return;
     }
     const char *bi[IR_MAX_RANK];
@@ -174,11 +179,14 @@ static bool gen_pack(OGen *g, int32_t x, bool once, int nb)
     return ogen_finish(g, "pack", -1, once || k->once, true, f, nf, g->o->gpu ? 0 : 1) >= 0;
 }
 
-/* Where the panels are: an extra buffer of ours, or the plan's own (pack_nr = 16). */
+/* Where the panels are: an extra buffer of ours, or the plan's own (pack_nr = NR), one set
+ * for the whole batch or one per batch index (`view`: the plan's panel view, whose batch
+ * dims then lead). */
 typedef struct {
     bool plan;
     int32_t id;       /* extra buffer, or plan buffer */
     int64_t offset;   /* elements (plan panels: the view's offset) */
+    const View *view; /* plan panels per batch index, else NULL */
 } Panels;
 
 /* The register-blocked kernel over the panels. */
@@ -226,7 +234,16 @@ static bool gen_block(OGen *g, Panels src, bool once, int nb)
         for (int i = 0; i < MR; i++)
             ogen_line(g, "const __global float *restrict pa%d = a%d + ra%d;", i, sa, i);
     }
-    ogen_line(g, "const __global float *bp = a%d + %" PRId64 " + (pb * TN + nt) * K * %d;", px, src.offset, NR);
+    if (src.view) { /* the panels of this batch index: in[b][idx..., nt, 0, 0] */
+        const char *pi[IR_MAX_RANK + 1];
+        for (int i = 0; i < nb; i++)
+            pi[i] = idx[i];
+        pi[nb] = "nt", pi[nb + 1] = "0", pi[nb + 2] = "0";
+        ocl_view_offset(src.view, pi, nb + 3, off, sizeof off);
+        ogen_line(g, "const __global float *bp = a%d + %s;", px, off);
+    } else {
+        ogen_line(g, "const __global float *bp = a%d + %" PRId64 " + (pb * TN + nt) * K * %d;", px, src.offset, NR);
+    }
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++)
             ogen_line(g, "float%d c%d_%d = (float%d)(0.0f);", VW, i, v, VW);
@@ -327,24 +344,26 @@ bool ocl_gen_gemm(OGen *g)
     int32_t r = k->out.rank, nb = r - 2;
     bool isf = dtype_is_float(g->p->bufs[A->buf].dt) && dtype_is_float(g->p->bufs[B->buf].dt);
     Dim batch;
-    if (gi->pack_nr > 0) { /* the plan's panels: [ceil(N/nr), K, nr], contiguous f32 */
+    if (gi->pack_nr > 0) { /* the plan's panels: [batch dims..., ceil(N/nr), K, nr], contiguous f32 rows */
         int64_t nr = gi->pack_nr;
-        bool ok = B->rank == 3 && dim_is_const(gi->n) && dim_is_const(gi->k) && dim_is_const(B->offset);
-        for (int d = 0; d < 3 && ok; d++)
-            ok = dim_is_const(B->dims[d]) && dim_is_const(B->strides[d]);
-        if (!ok || B->dims[0].n != (gi->n.n + nr - 1) / nr || B->dims[1].n != gi->k.n || B->dims[2].n != nr ||
-            B->strides[2].n != 1 || B->strides[1].n != nr || B->strides[0].n != nr * gi->k.n)
+        int q = B->rank - 3; /* 0, or nb: one panel set per batch index */
+        bool ok = (q == 0 || q == nb) && dim_is_const(gi->n) && dim_is_const(gi->k) && dim_is_const(B->offset);
+        for (int d = 0; d < B->rank && ok; d++)
+            ok = dim_is_const(B->strides[d]) && (d < q || dim_is_const(B->dims[d]));
+        if (!ok || B->dims[q].n != (gi->n.n + nr - 1) / nr || B->dims[q + 1].n != gi->k.n || B->dims[q + 2].n != nr ||
+            B->strides[q + 2].n != 1 || B->strides[q + 1].n != nr || B->strides[q].n != nr * gi->k.n)
             return ogen_fail(g, "internal error: GEMM kernel %d has packed B panels of an unexpected view", g->ki);
         if (isf && nr == NR && g->p->bufs[B->buf].dt == DT_F32 && batch_dim(&k->out, nb, &batch))
-            return gen_block(g, (Panels){true, B->buf, B->offset.n}, true, nb);
+            return gen_block(g, (Panels){true, B->buf, B->offset.n, q ? B : NULL}, q == 0, nb);
     }
     if (isf && batch_dim(&k->out, nb, &batch)) {
-        bool once = gi->pack_nr > 0 || pack_once(g->p, B, nb);
+        /* the plan's panels of another width: repacked once when shared by the batch */
+        bool once = (gi->pack_nr > 0 && B->rank == 3) || pack_once(g->p, B, nb);
         int32_t x = panel_buffer(g, once, once ? dim_const(1) : batch, gi->n, gi->k);
         if (x < 0 || !gen_pack(g, x, once, nb))
             return false;
         ogen_reset(g);
-        return gen_block(g, (Panels){false, x, 0}, once, nb);
+        return gen_block(g, (Panels){false, x, 0, NULL}, once, nb);
     }
     OclFactor f[IR_MAX_RANK + 2];
     int32_t nf = ocl_row_factors(&k->out, f, 1);

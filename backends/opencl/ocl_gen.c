@@ -299,6 +299,7 @@ void ocl_plan_options(const OclGenOptions *o, PlanOptions *po)
 {
     memset(po, 0, sizeof *po);
     po->gemm_pack_nr = o && o->gemm_nr == 32 ? 32 : OCL_PANEL_COLUMNS;
+    po->gemm_pack_batched = true; /* expert weights: one panel set per expert, packed at open */
 }
 
 OclModule *ocl_generate(const Plan *p, const OclGenOptions *o, IrError *err)

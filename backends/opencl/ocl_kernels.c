@@ -398,17 +398,12 @@ static void body_segment_reduce(OGen *g, const char *const *cidx, const char *co
 
 /* ---- kernels ---- */
 
-/* The plan's own check of the kernel (plan_kernel_check), and what this backend lacks:
- * weights packed per batch index (PlanOptions.gemm_pack_batched, which it does not set). */
+/* The plan's own check of the kernel (plan_kernel_check). */
 static bool kernel_valid(OGen *g, int32_t ki)
 {
-    const Kernel *k = &g->p->kernels[ki];
     char msg[256];
     if (!plan_kernel_check(g->p, ki, msg, sizeof msg))
         return ogen_fail(g, "internal error: %s", msg);
-    if (k->kind == KK_GEMM && k->u.gemm.pack_nr > 0 && k->in[k->u.gemm.b].rank != 3)
-        return ogen_fail(g, "internal error: GEMM kernel %d has weights packed per batch index, which the OpenCL "
-                         "backend does not generate", ki);
     return true;
 }
 

@@ -27,6 +27,8 @@ typedef struct {
     OclGenOptions gen;
     const char *passes;  /* NULL: the -O1 pipeline */
     int pack_nr;         /* > 0: plan_build_opts packs GEMM weights in panels of this width */
+    bool pack_batched;   /* and weights that step over a batch dim in one panel set per index
+                            (ocl_plan_options: as vitc compile plans) */
     char error[512];     /* the run's error message, when it failed */
 } OcCheck;
 
@@ -147,7 +149,7 @@ static inline void oc_check(Graph *g, const WeightSource *w, const NamedTensor *
     setenv("VIT_CL_POISON", "1", 1);
     if (!pass_run_pipeline(g, c && c->passes ? c->passes : pass_default_pipeline(1), &po, &err))
         fail_msg("passes: %s", err.msg);
-    PlanOptions plo = {.gemm_pack_nr = c ? c->pack_nr : 0};
+    PlanOptions plo = {.gemm_pack_nr = c ? c->pack_nr : 0, .gemm_pack_batched = c && c->pack_batched};
     Plan *p = plan_build_opts(g, &plo, &err);
     if (!p)
         fail_msg("plan_build: %s", err.msg);

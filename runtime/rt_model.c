@@ -126,18 +126,19 @@ static void run_kernel(vit_model *m, int k)
         rt_profile_add(m->prof, k, rt_now() - t0, flops, extent);
 }
 
-/* A parameter whose last reader is a once-kernel (a GEMM weight packed into panels at
- * load time) is not read again: its pages go back after that kernel, so vit_open never
- * holds both copies of every weight. Only parameters used in place from a mapped file
- * (the weights file, or the .so's embedded weights), where it is always safe: a page
- * touched again is read back from the file. */
+/* Gives back the host pages of the parameters the host reads no more: after kernel k
+ * (k ≥ 0), those whose last reader it is, a once-kernel (a GEMM weight packed into panels
+ * at load time), so vit_open never holds both copies of every weight; with k = -1 (an
+ * OpenCL model, once its device holds them all), every one. Only parameters used in place
+ * from a mapped file (the weights file, or the .so's embedded weights), where it is always
+ * safe: a page touched again is read back from the file. */
 static void release_param_pages(vit_model *m, int k)
 {
     const RtPlan *p = m->plan;
     long pg = sysconf(_SC_PAGESIZE);
     for (int i = 0; i < p->nbufs && pg > 0; i++) {
         const RtBuffer *b = &p->bufs[i];
-        if (b->kind != RT_BUF_PARAM || b->last != k || m->owned[i] || !m->bufs[i])
+        if (b->kind != RT_BUF_PARAM || (k >= 0 && b->last != k) || m->owned[i] || !m->bufs[i])
             continue;
         int64_t bytes = rt_buffer_bytes(b, m->syms);
         uintptr_t lo = ((uintptr_t)m->bufs[i] + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
@@ -372,6 +373,8 @@ static int open_model(vit_model *m, const char *path, char *err, size_t errlen)
         m->prof = rt_profile_new(p->nkernels);
     if (ocl && !(m->ocl = rt_ocl_open(p, NULL, 0, m->bufs, m->syms, err, errlen)))
         return -1;
+    if (m->ocl)
+        release_param_pages(m, -1); /* uploaded: the device has its copies */
     if (run_kernels(m, 1, err, errlen))
         return -1;
     return 0;

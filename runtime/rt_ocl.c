@@ -6,7 +6,9 @@
  *          from its binary when it was built for this device and driver (from source when
  *          not, or when the binary does not build); one cl_kernel per launch; parameters
  *          and constants uploaded once (their host memory is the runtime's checked and
- *          converted copy), folded and packed buffers allocated on the device.
+ *          converted copy; rt_model.c then gives the mapped file's pages back), folded and
+ *          packed buffers allocated on the device; after the once-launches (weights packed
+ *          into panels) the parameters only they read are freed.
  *   run    the device workspace mirrors the host one (same offsets, so the runtime's
  *          placement by liveness serves both); inputs are written, the launches enqueued
  *          in order, then the error cell and the outputs are read back (blocking).
@@ -409,6 +411,27 @@ static int prepare(RtOcl *o, const int64_t *syms, char *const *bufs, const char 
     return 0;
 }
 
+/* After the once-launches: the device copies of parameters and constants that only they
+ * read (weights packed into panels at open, expert weights included) are freed, so the
+ * device holds one copy of each weight. */
+static void release_once_only(RtOcl *o)
+{
+    const RtPlan *p = o->plan;
+    const RtOclBlob *b = o->blob;
+    for (int i = 0; i < p->nbufs; i++) {
+        if (!o->mem[i] || (p->bufs[i].kind != RT_BUF_PARAM && p->bufs[i].kind != RT_BUF_CONST))
+            continue;
+        bool used = false;
+        for (int l = 0; l < b->nlaunches && !used; l++)
+            for (int a = 0; a < b->launches[l].nargs && !b->launches[l].once && !used; a++)
+                used = b->launches[l].args[a].kind == RT_OCL_ARG_BUF && b->launches[l].args[a].value == i;
+        if (!used) {
+            clReleaseMemObject(o->mem[i]);
+            o->mem[i] = NULL;
+        }
+    }
+}
+
 int rt_ocl_run(RtOcl *o, int once, const int64_t *syms, char *const *bufs, const char *ws, size_t ws_size,
                RtProfile *prof, char *err, size_t errlen)
 {
@@ -434,6 +457,8 @@ int rt_ocl_run(RtOcl *o, int once, const int64_t *syms, char *const *bufs, const
             return rt_errf(err, errlen, "a gather index was out of range in kernel %s", label);
         return rt_errf(err, errlen, "kernel %s failed with error %d", label, (int)o->cell[0]);
     }
+    if (once)
+        release_once_only(o);
     for (int i = 0; !once && i < p->nbufs; i++) {
         if (p->bufs[i].kind != RT_BUF_OUTPUT || !bufs[i])
             continue;

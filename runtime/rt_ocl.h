@@ -147,7 +147,8 @@ int rt_ocl_present(void) RT_WEAK;
  * NULL with a message. */
 RtOcl *rt_ocl_open(const RtPlan *plan, const void *blob, size_t len, char *const *bufs, const int64_t *syms,
                    char *err, size_t errlen) RT_WEAK;
-/* Runs the launches with once == `once`. For a run (once = 0) bufs[i] of the input, output
+/* Runs the launches with once == `once` (once = 1: one time, at open; after it the device
+ * copies of parameters and constants that only once-launches read are freed). For a run (once = 0) bufs[i] of the input, output
  * and temporary buffers point into the host workspace ws of ws_size bytes: their offsets
  * there are their offsets in the device workspace; the inputs are uploaded first and the
  * outputs read back into bufs[] at the end. prof (may be NULL) receives per-launch times.

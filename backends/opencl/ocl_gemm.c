@@ -179,18 +179,10 @@ static bool gen_pack(OGen *g, int32_t x, bool once, int nb)
     return ogen_finish(g, "pack", -1, once || k->once, true, f, nf, g->o->gpu ? 0 : 1) >= 0;
 }
 
-/* Where the panels are: an extra buffer of ours, or the plan's own (pack_nr = NR), one set
- * for the whole batch or one per batch index (`view`: the plan's panel view, whose batch
- * dims then lead). */
-typedef struct {
-    bool plan;
-    int32_t id;       /* extra buffer, or plan buffer */
-    int64_t offset;   /* elements (plan panels: the view's offset) */
-    const View *view; /* plan panels per batch index, else NULL */
-} Panels;
-
-/* The register-blocked kernel over the panels. */
-static bool gen_block(OGen *g, Panels src, bool once, int nb)
+/* The register-blocked kernel over the panels: extra buffer x of ours ([batch][TN][K][NR],
+ * one panel set for the whole batch when `once`), or with x < 0 the plan's own (pack_nr =
+ * NR: in[b], read through its view as b_offset reads it, per batch index or shared). */
+static bool gen_block(OGen *g, int32_t x, bool once, int nb)
 {
     const Kernel *k = g->k;
     const GemmInfo *gi = &k->u.gemm;
@@ -202,7 +194,7 @@ static bool gen_block(OGen *g, Panels src, bool once, int nb)
     ocl_dim(gi->m, M, sizeof M);
     ocl_dim(gi->n, N, sizeof N);
     ocl_dim(gi->k, K, sizeof K);
-    int32_t px = src.plan ? ogen_buffer(g, src.id, false) : ogen_xarg(g, src.id, false);
+    int32_t px = x < 0 ? ogen_buffer(g, k->in[gi->b].buf, false) : ogen_xarg(g, x, false);
     if (px < 0)
         return false;
     ogen_line(g, "const long M = %s, N = %s, K = %s;", M, N, K);
@@ -234,15 +226,13 @@ static bool gen_block(OGen *g, Panels src, bool once, int nb)
         for (int i = 0; i < MR; i++)
             ogen_line(g, "const __global float *restrict pa%d = a%d + ra%d;", i, sa, i);
     }
-    if (src.view) { /* the panels of this batch index: in[b][idx..., nt, 0, 0] */
-        const char *pi[IR_MAX_RANK + 1];
-        for (int i = 0; i < nb; i++)
-            pi[i] = idx[i];
-        pi[nb] = "nt", pi[nb + 1] = "0", pi[nb + 2] = "0";
-        ocl_view_offset(src.view, pi, nb + 3, off, sizeof off);
+    if (x < 0) { /* the start of panel nt (of this batch index): B[idx..., 0, nt·NR] */
+        char n0[64];
+        snprintf(n0, sizeof n0, "(nt * %d)", NR);
+        b_offset(k, idx, nb, "0", n0, off, sizeof off);
         ogen_line(g, "const __global float *bp = a%d + %s;", px, off);
     } else {
-        ogen_line(g, "const __global float *bp = a%d + %" PRId64 " + (pb * TN + nt) * K * %d;", px, src.offset, NR);
+        ogen_line(g, "const __global float *bp = a%d + (pb * TN + nt) * K * %d;", px, NR);
     }
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++)
@@ -354,7 +344,7 @@ bool ocl_gen_gemm(OGen *g)
             B->strides[q + 2].n != 1 || B->strides[q + 1].n != nr || B->strides[q].n != nr * gi->k.n)
             return ogen_fail(g, "internal error: GEMM kernel %d has packed B panels of an unexpected view", g->ki);
         if (isf && nr == NR && g->p->bufs[B->buf].dt == DT_F32 && batch_dim(&k->out, nb, &batch))
-            return gen_block(g, (Panels){true, B->buf, B->offset.n, q ? B : NULL}, q == 0, nb);
+            return gen_block(g, -1, q == 0, nb);
     }
     if (isf && batch_dim(&k->out, nb, &batch)) {
         /* the plan's panels of another width: repacked once when shared by the batch */
@@ -363,7 +353,7 @@ bool ocl_gen_gemm(OGen *g)
         if (x < 0 || !gen_pack(g, x, once, nb))
             return false;
         ogen_reset(g);
-        return gen_block(g, (Panels){false, x, 0, NULL}, once, nb);
+        return gen_block(g, x, once, nb);
     }
     OclFactor f[IR_MAX_RANK + 2];
     int32_t nf = ocl_row_factors(&k->out, f, 1);

@@ -110,6 +110,11 @@ enum { RT_ALIGN = 64 };
  * (largest first, each at the lowest offset that fits: first fit). *total receives the
  * arena's size. 0, or -1 when out of memory or when the total overflows. */
 int rt_place(const RtLive *b, int n, size_t *offsets, size_t *total);
+/* What vit_run places in the workspace under binding syms: live[i] for every buffer of p,
+ * the input from the start to its last reader, temporaries from their writer to their last
+ * reader, outputs from their writer to the end; size 0 for the rest (held elsewhere). The
+ * sizes must be known to fit (rt_buffer_bytes ≥ 0). */
+void rt_live_ranges(const RtPlan *p, const int64_t *syms, RtLive *live);
 
 /* ---- the thread pool ------------------------------------------------------------------ */
 

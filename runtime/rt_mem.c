@@ -99,3 +99,18 @@ int rt_place(const RtLive *b, int n, size_t *offsets, size_t *total)
     free(spans);
     return status;
 }
+
+void rt_live_ranges(const RtPlan *p, const int64_t *syms, RtLive *live)
+{
+    for (int i = 0; i < p->nbufs; i++) {
+        const RtBuffer *b = &p->bufs[i];
+        int64_t first = b->first < 0 ? 0 : b->first, last = b->last < first ? first : b->last;
+        live[i] = (RtLive){0, 0, 0};
+        if (b->kind == RT_BUF_TEMP)
+            live[i] = (RtLive){(size_t)rt_buffer_bytes(b, syms), first, last};
+        else if (b->kind == RT_BUF_INPUT)
+            live[i] = (RtLive){(size_t)rt_buffer_bytes(b, syms), 0, last};
+        else if (b->kind == RT_BUF_OUTPUT)
+            live[i] = (RtLive){(size_t)rt_buffer_bytes(b, syms), first, p->nkernels};
+    }
+}

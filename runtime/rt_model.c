@@ -471,18 +471,7 @@ static const Placement *placement(vit_model *m, int64_t key, char *err, size_t e
             lru = &m->cache[c];
     }
     const RtPlan *p = m->plan;
-    for (int i = 0; i < p->nbufs; i++) {
-        const RtBuffer *b = &p->bufs[i];
-        RtLive *l = &m->live[i];
-        int64_t first = b->first < 0 ? 0 : b->first, last = b->last < first ? first : b->last;
-        *l = (RtLive){0, 0, 0};
-        if (b->kind == RT_BUF_TEMP)
-            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), first, last};
-        else if (b->kind == RT_BUF_INPUT)
-            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), 0, last};
-        else if (b->kind == RT_BUF_OUTPUT)
-            *l = (RtLive){(size_t)rt_buffer_bytes(b, m->syms), first, p->nkernels};
-    }
+    rt_live_ranges(p, m->syms, m->live);
     lru->used = 0;
     if (rt_place(m->live, p->nbufs, lru->off, &lru->total) != 0) {
         rt_errf(err, errlen, "out of memory while planning the workspace");

@@ -24,21 +24,12 @@ static void check_placement(const RtPlan *p, const int64_t *syms)
     if (!live || !off)
         goto out;
     for (int i = 0; i < p->nbufs; i++) {
-        const RtBuffer *b = &p->bufs[i];
-        int64_t bytes = rt_buffer_bytes(b, syms);
         char type[512];
-        rt_format_type(p, b, type, sizeof type);
-        if (bytes < 0)
+        rt_format_type(p, &p->bufs[i], type, sizeof type);
+        if (rt_buffer_bytes(&p->bufs[i], syms) < 0)
             goto out; /* vit_open reports it */
-        /* the live ranges vit_run places (rt_model.c, placement) */
-        int64_t first = b->first < 0 ? 0 : b->first, last = b->last < first ? first : b->last;
-        if (b->kind == RT_BUF_TEMP)
-            live[i] = (RtLive){(size_t)bytes, first, last};
-        else if (b->kind == RT_BUF_INPUT)
-            live[i] = (RtLive){(size_t)bytes, 0, last};
-        else if (b->kind == RT_BUF_OUTPUT)
-            live[i] = (RtLive){(size_t)bytes, first, p->nkernels};
     }
+    rt_live_ranges(p, syms, live); /* as vit_run places them */
     size_t total = 0;
     if (rt_place(live, p->nbufs, off, &total) != 0)
         goto out;

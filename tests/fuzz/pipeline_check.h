@@ -134,22 +134,27 @@ static void compare(const char *what, const char *name, const Tensor *x, const T
     }
 }
 
-/* The value the packed NaViT input n (docs/NAVIT.md) holds at token k of T, into `packed`:
- * the passes may rely on its invariants. Three quarters of the tokens are images, in order
- * and contiguous, the rest padding (seg -1, row and col 0, height and width 1); patches and
- * any input without a role: false (the fixed values). */
-static double packed;
-static bool packed_value(const Graph *g, const Node *n, int64_t k, int64_t T)
+/* The images one packed sequence holds (the patches input's `images`), 1 without one. */
+static int64_t packed_images(const Graph *g)
 {
-    int64_t S = 1, used = T - T / 4;
     for (int32_t i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == OP_INPUT && g->nodes[i].attr.input.pack == PACK_PATCHES && g->nodes[i].attr.input.images > 0)
-            S = g->nodes[i].attr.input.images;
+            return g->nodes[i].attr.input.images;
+    return 1;
+}
+
+/* Element k of T of input n. A packed NaViT input (docs/NAVIT.md) keeps the invariants the
+ * passes may rely on, with S images: three quarters of the tokens are images, in order and
+ * contiguous, the rest padding (seg -1, row and col 0, height and width 1); patches and an
+ * input without a role get the fixed values. */
+static double input_value(const Node *n, DType dt, int64_t k, int64_t T, int64_t S)
+{
+    int64_t used = T - T / 4;
     switch (n->attr.input.pack) {
-    case PACK_SEG: packed = k < used ? (double)(k * (S < used ? S : used) / used) : -1; return true;
-    case PACK_ROW: case PACK_COL: packed = k < used ? (double)(k % 2) : 0; return true;
-    case PACK_HEIGHT: case PACK_WIDTH: packed = k < used ? 2 : 1; return true;
-    default: return false;
+    case PACK_SEG: return k < used ? (double)(k * (S < used ? S : used) / used) : -1;
+    case PACK_ROW: case PACK_COL: return k < used ? (double)(k % 2) : 0;
+    case PACK_HEIGHT: case PACK_WIDTH: return k < used ? 2 : 1;
+    default: return value_at(k, dtype_is_float(dt));
     }
 }
 
@@ -178,6 +183,7 @@ static void run_all(const Graph *g0, const Graph *g, const Plan *p, const int64_
     int nin = 0;
     Tensor *a[64] = {0}, *b[64] = {0}, *c[64] = {0};
     bool packed_graph = false;
+    int64_t images = packed_images(g0);
     if (g0->noutputs > 64 || g->noutputs != g0->noutputs)
         return;
     for (int32_t i = 0; i < g0->nnodes; i++) {
@@ -195,7 +201,7 @@ static void run_all(const Graph *g0, const Graph *g, const Plan *p, const int64_
             goto out;
         packed_graph |= n->attr.input.pack != PACK_NONE;
         for (int64_t k = 0; k < x->numel; k++)
-            tensor_set(x, k, packed_value(g0, n, k, x->numel) ? packed : value_at(k, dtype_is_float(t->dt)));
+            tensor_set(x, k, input_value(n, t->dt, k, x->numel, images));
         in[nin++] = (NamedTensor){n->attr.input.name, x};
     }
     IrError e0, ea, eb;

@@ -29,7 +29,7 @@ def sh(cmd):
 
 
 def parse(path):
-    r = {"peak": {}, "gemm": {}, "model": {}, "agree": [], "rss": [], "fail": [], "notes": [], "op": {}}
+    r = {"peak": {}, "gemm": {}, "model": {}, "agree": [], "rss": [], "fail": [], "notes": [], "op": {}, "ukernel": []}
     for raw in open(path):
         line = raw.strip()
         load = None
@@ -43,6 +43,8 @@ def parse(path):
             r["notes"].append(line[2:])
         elif f[0] == "peak":
             r["peak"].setdefault(int(f[2]), []).append((float(f[3]), float(f[4]), float(f[5]), load, f[1]))
+        elif f[0] == "ukernel":  # ukernel WHERE K MEDIAN MIN MAX (% of the FMA loop)
+            r["ukernel"].append((f[1], int(f[2])) + tuple(float(x) for x in f[3:6]))
         elif f[0] == "gemm":
             lib, t, mm, k, n = f[1], int(f[2]), int(f[3]), int(f[4]), int(f[5])
             r["gemm"].setdefault((mm, k, n, t, lib), []).append((float(f[6]), float(f[7]), float(f[8]), f[10], load))
@@ -210,6 +212,14 @@ def build(r, a):
         cells = [f"{p[0]:.0f} [{p[1]:.0f}–{p[2]:.0f}]" for p in ps] + ["—"] * (2 - len(ps))
         out.append(f"| {t} | {ps[0][4]} | {cells[0]} | {cells[1]} | {' / '.join(str(p[3]) for p in ps)} | "
                    f"{peak_of(r, t):.0f} |")
+    if r["ukernel"]:
+        out += ["", "### The GEMM micro-kernel's ceiling (`bench/ukernel`, 1 thread)", "",
+                "vitc's 14 × 32 k loop alone, in assembly (2 loads of B, 14 broadcasts of A, 28 FMAs per k; no "
+                "tiles, epilogue or prefetch), as % of an FMA loop timed just before it: no GEMM built on this "
+                "micro-tile runs faster, so no model whose time is mostly GEMMs can reach a higher % of peak.", "",
+                "| data | K | % of the FMA loop: median [min–max] |", "| --- | ---: | ---: |"]
+        out += [f"| {'A and B in L1' if w == 'l1' else 'A and B from L2'} | {k} | {med:.0f}% [{lo:.0f}–{hi:.0f}] |"
+                for w, k, med, lo, hi in r["ukernel"]]
     out += ["", "### Issue 4's targets", ""] + must_show(r)
     if r["gemm"]:
         out += ["", "### GEMMs of ViT-B/16 (fp32, C = A·Wᵀ, W stored [N, K])", "",

@@ -5,7 +5,7 @@
 #
 # Installs the peers (Debian: OpenBLAS (OpenMP build), oneDNN; pip: torch, timm, onnx,
 # onnxruntime, ...), builds vitc (Release) and the harnesses in build-bench/, then measures in
-# one run: the FMA peak, the GEMMs of ViT-B/16 (OpenBLAS, oneDNN, vitc) and the whole ViT-B/16
+# one run: the FMA peak, the GEMM micro-kernel's ceiling, the GEMMs of ViT-B/16 (OpenBLAS, oneDNN, vitc) and the whole ViT-B/16
 # (vitc, PyTorch eager and torch.compile, ONNX Runtime) at batch 1, 8 and 32 on 1 and 2 threads, the logits'
 # agreement and vitc's peak resident memory; prints one table and writes it into
 # bench/README.md. --quick: batch 1 only (M = 197 GEMMs), 5 runs, no torch.compile, and the
@@ -126,6 +126,8 @@ if [ "$WAIT" -gt 0 ]; then
 fi
 log "FMA peak (start)"
 for t in $THREADS; do measure "$B/peak" "$t" "$RUNS"; done
+log "the GEMM micro-kernel's loop alone (its ceiling, % of the FMA loop)"
+measure taskset -c 0 "$B/ukernel" "$RUNS"
 
 log "GEMMs"
 # Round-robin, so that the peers of a row share the machine's load: RUNS rounds, each running

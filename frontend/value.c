@@ -102,8 +102,14 @@ static bool verror(Elab *e, Loc loc, Loc noteloc, const char *note, const char *
             diag_note(e->d, (Loc){0}, "... and %d more calls", i + 1);
             break;
         }
-        diag_note(e->d, (Loc){0}, "in call to '%s' from %s:%d:%d", c->def->u.def.name, c->from.file,
-                  c->from.line, c->from.col);
+        const Stmt *def = c->def;
+        if (scope_find(&e->universe, def->u.def.name)) /* a def hiding a builtin of its name */
+            diag_note(e->d, (Loc){0}, "in call to '%s' from %s:%d:%d (the def at %s:%d, not the builtin '%s')",
+                      def->u.def.name, c->from.file, c->from.line, c->from.col, def->loc.file, def->loc.line,
+                      def->u.def.name);
+        else
+            diag_note(e->d, (Loc){0}, "in call to '%s' from %s:%d:%d", def->u.def.name, c->from.file, c->from.line,
+                      c->from.col);
     }
     if (diag_too_many(e->d))
         e->stop = true;

@@ -3,61 +3,24 @@
  *   peak THREADS RUNS      prints: peak <isa> <threads> <median GFLOP/s> <min> <max>
  *
  * Each thread is pinned to its own CPU (the i-th of the process's affinity mask) and runs
- * CHAINS independent FMA chains on the widest vectors the CPU has (AVX-512: 16 floats per
- * zmm; else AVX2: 8 per ymm), enough to cover the FMA latency on every pipe. One run is
- * ITERS iterations on every thread at once; its GFLOP/s count 2 FLOP per lane per FMA.
+ * fma.h's loop of independent FMA chains on the widest vectors the CPU has (AVX-512: 16
+ * floats per zmm; else AVX2: 8 per ymm), enough to cover the FMA latency on every pipe.
+ * One run is ITERS iterations on every thread at once; its GFLOP/s count 2 FLOP per lane
+ * per FMA.
  */
+#ifndef _GNU_SOURCE /* (the Makefile defines it) */
 #define _GNU_SOURCE
-#include <immintrin.h>
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define CHAINS 16
+#include "fma.h"
+#include "timing.h"
+
 #define ITERS 100000000L
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-__attribute__((target("avx512f"))) static float fma_zmm(long iters)
-{
-    __m512 c[CHAINS], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        c[i] = _mm512_set1_ps((float)i);
-    for (long n = 0; n < iters; n++)
-#pragma GCC unroll 16
-        for (int i = 0; i < CHAINS; i++)
-            c[i] = _mm512_fmadd_ps(c[i], a, b);
-    float s = 0;
-    for (int i = 0; i < CHAINS; i++)
-        s += _mm512_reduce_add_ps(c[i]);
-    return s;
-}
-
-#define YCHAINS 12 /* 16 ymm registers: 12 chains and the two operands */
-__attribute__((target("avx2,fma"))) static float fma_ymm(long iters)
-{
-    __m256 c[YCHAINS], a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < YCHAINS; i++)
-        c[i] = _mm256_set1_ps((float)i);
-    for (long n = 0; n < iters; n++)
-#pragma GCC unroll 16
-        for (int i = 0; i < YCHAINS; i++)
-            c[i] = _mm256_fmadd_ps(c[i], a, b);
-    float s[8], t = 0;
-    for (int i = 0; i < YCHAINS; i++) {
-        _mm256_storeu_ps(s, c[i]);
-        for (int j = 0; j < 8; j++)
-            t += s[j];
-    }
-    return t;
-}
 
 static int use_zmm;
 static int cpus[256];
@@ -74,12 +37,6 @@ static void *worker(void *arg)
     pthread_barrier_wait(&barrier);
     sink = use_zmm ? fma_zmm(ITERS) : fma_ymm(ITERS);
     return NULL;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)
@@ -107,15 +64,15 @@ int main(int argc, char **argv)
         for (int i = 0; i < threads; i++)
             pthread_create(&t[i], NULL, worker, (void *)(long)i);
         pthread_barrier_wait(&barrier);
-        double t0 = now();
+        double t0 = now_s();
         for (int i = 0; i < threads; i++)
             pthread_join(t[i], NULL);
-        double dt = now() - t0;
+        double dt = now_s() - t0;
         pthread_barrier_destroy(&barrier);
         if (r >= 0)
             g[r] = flop / dt * 1e-9;
     }
-    qsort(g, (size_t)runs, sizeof *g, cmp);
+    qsort(g, (size_t)runs, sizeof *g, cmp_double);
     printf("peak %s %d %.1f %.1f %.1f\n", use_zmm ? "avx512" : "avx2", threads, g[runs / 2], g[0], g[runs - 1]);
     free(g);
     return 0;

@@ -12,14 +12,14 @@
 
 #define MIN_SAMPLE_S 0.05
 
-static double now_s(void)
+static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
+static inline int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -31,7 +31,7 @@ typedef struct {
 } Timing;
 
 /* Times fn(arg) (0 on success) as above; -1 if a call fails. */
-static int time_calls(int (*fn)(void *), void *arg, int runs, Timing *t)
+static inline int time_calls(int (*fn)(void *), void *arg, int runs, Timing *t)
 {
     double t0 = now_s();
     if (fn(arg) != 0)
@@ -60,7 +60,7 @@ static int time_calls(int (*fn)(void *), void *arg, int runs, Timing *t)
 }
 
 /* A reproducible uniform float in [-1, 1). */
-static float rand_unit(unsigned long long *state)
+static inline float rand_unit(unsigned long long *state)
 {
     *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (float)((*state >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;

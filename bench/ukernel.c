@@ -10,41 +10,20 @@
  * broadcasts at fixed offsets), so this is the loop alone, without vitc's tiles, epilogue,
  * prefetches or A's row layout: what no GEMM built on this micro-tile can exceed.
  * WHERE: "l1" (K = 128: B 16 KiB and A 7 KiB, both in L1), "l2" (K = 3072: B 384 KiB and
- * A 168 KiB, streamed from L2 as in ViT-B/16's fc2). Each run times the FMA loop (peak.c's:
- * 16 chains) and then each placement for ~0.1 s on the calling thread (pin it: taskset),
+ * A 168 KiB, streamed from L2 as in ViT-B/16's fc2). Each run times the FMA loop (fma.h, as
+ * peak.c) and then each placement for ~0.1 s on the calling thread (pin it: taskset),
  * and takes their ratio; the result is the median over the runs, with the smallest and
  * largest. Without AVX-512 it prints a comment line and nothing else.
  */
-#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define CHAINS 16
+#include "fma.h"
+#include "timing.h"
+
 #define FMA_ITERS 8000000L
 #define UK_FLOP 1.2e10 /* per placement and run: ~0.06 s at 200 GFLOP/s */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-__attribute__((target("avx512f"), noinline)) static float fma_loop(long iters)
-{
-    __m512 c[CHAINS], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        c[i] = _mm512_set1_ps((float)i);
-    for (long n = 0; n < iters; n++)
-#pragma GCC unroll 16
-        for (int i = 0; i < CHAINS; i++)
-            c[i] = _mm512_fmadd_ps(c[i], a, b);
-    float s = 0;
-    for (int i = 0; i < CHAINS; i++)
-        s += _mm512_reduce_add_ps(c[i]);
-    return s;
-}
 
 /* Row i of the micro-tile: broadcast A[k][i], two FMAs into zmm(2i+1), zmm(2i+2). */
 #define ROW(i, x, y)                                                                                 \
@@ -79,12 +58,6 @@ __attribute__((target("avx512f"), noinline)) static void micro_kernel(const floa
     }
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
@@ -113,21 +86,21 @@ int main(int argc, char **argv)
         B[i] = 1e-3f * (float)(i % 5);
     volatile float sink = 0;
     for (int r = -1; r < runs; r++) { /* run -1 warms up */
-        double t0 = now();
-        sink += fma_loop(FMA_ITERS);
-        double peak = (double)FMA_ITERS * CHAINS * 16 * 2 / (now() - t0);
+        double t0 = now_s();
+        sink += fma_zmm(FMA_ITERS);
+        double peak = (double)FMA_ITERS * CHAINS * 16 * 2 / (now_s() - t0);
         for (int p = 0; p < NPLACE; p++) {
             long reps = (long)(UK_FLOP / (28.0 * 16 * 2 * (double)place[p].k));
-            t0 = now();
+            t0 = now_s();
             micro_kernel(A, B, place[p].k, reps);
-            double flops = (double)reps * (double)place[p].k * 28 * 16 * 2 / (now() - t0);
+            double flops = (double)reps * (double)place[p].k * 28 * 16 * 2 / (now_s() - t0);
             if (r >= 0)
                 share[p * runs + r] = 100 * flops / peak;
         }
     }
     for (int p = 0; p < NPLACE; p++) {
         double *s = share + p * runs;
-        qsort(s, (size_t)runs, sizeof *s, cmp);
+        qsort(s, (size_t)runs, sizeof *s, cmp_double);
         printf("ukernel %s %ld %.1f %.1f %.1f\n", place[p].where, place[p].k, s[runs / 2], s[0], s[runs - 1]);
     }
     free(share);

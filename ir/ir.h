@@ -82,6 +82,14 @@ static inline Dim dim_const(int64_t n) { return (Dim){n, -1}; }
 static inline Dim dim_sym(int32_t sym, int64_t n) { return (Dim){n, sym}; }
 static inline bool dim_is_const(Dim d) { return d.sym < 0; }
 static inline bool dim_eq(Dim a, Dim b) { return a.n == b.n && a.sym == b.sym; }
+/* a·b as a Dim (a constant times at most one symbol); false when both hold a symbol. */
+static inline bool dim_mul(Dim a, Dim b, Dim *out)
+{
+    if (!dim_is_const(a) && !dim_is_const(b))
+        return false;
+    *out = (Dim){a.n * b.n, dim_is_const(a) ? b.sym : a.sym};
+    return true;
+}
 bool shape_eq(const Shape *a, const Shape *b);
 bool type_eq(const Type *a, const Type *b);
 bool shape_is_const(const Shape *s);

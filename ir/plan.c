@@ -132,7 +132,7 @@ static View view_broadcast(const View *v, const Shape *s)
     return r;
 }
 
-static Dim dim_mul(Dim a, int64_t k) { return (Dim){a.n * k, a.sym}; }
+static Dim dim_scale(Dim a, int64_t k) { return (Dim){a.n * k, a.sym}; }
 
 /* offset + k·stride; false when the symbols differ */
 static bool dim_add_scaled(Dim *acc, Dim stride, int64_t k)
@@ -140,7 +140,7 @@ static bool dim_add_scaled(Dim *acc, Dim stride, int64_t k)
     if (k == 0 || stride.n == 0)
         return true;
     if (acc->n == 0)
-        *acc = dim_mul(stride, k);
+        *acc = dim_scale(stride, k);
     else if (acc->sym == stride.sym)
         acc->n += stride.n * k;
     else
@@ -175,15 +175,6 @@ static void monomial_mul_dim(Monomial *m, Dim d)
         }
         m->sym[i] = d.sym;
     }
-}
-
-static Dim dim_times(Dim stride, Dim d, bool *ok)
-{
-    if (!dim_is_const(stride) && !dim_is_const(d)) {
-        *ok = false;
-        return stride;
-    }
-    return dim_is_const(d) ? (Dim){stride.n * d.n, stride.sym} : (Dim){stride.n * d.n, d.sym};
 }
 
 /* Reshape a strided view without copying when possible (numpy's no-copy reshape): the
@@ -221,18 +212,15 @@ static bool reshape_view(const View *v, const Shape *to, View *out)
             if (op.nsym > IR_MAX_RANK || np.nsym > IR_MAX_RANK)
                 return false;
         }
-        bool ok = true;
         for (int k = oi; k < oj - 1; k++) {
-            Dim want = dim_times(v->strides[od[k + 1]], v->dims[od[k + 1]], &ok);
-            if (!ok || !dim_eq(v->strides[od[k]], want))
+            Dim want;
+            if (!dim_mul(v->strides[od[k + 1]], v->dims[od[k + 1]], &want) || !dim_eq(v->strides[od[k]], want))
                 return false;
         }
         out->strides[nd[nj - 1]] = v->strides[od[oj - 1]];
-        for (int k = nj - 1; k > ni; k--) {
-            out->strides[nd[k - 1]] = dim_times(out->strides[nd[k]], to->d[nd[k]], &ok);
-            if (!ok)
+        for (int k = nj - 1; k > ni; k--)
+            if (!dim_mul(out->strides[nd[k]], to->d[nd[k]], &out->strides[nd[k - 1]]))
                 return false;
-        }
         oi = oj;
         ni = nj;
     }
@@ -257,7 +245,7 @@ static bool derive_view(const Graph *g, const Node *n, const View *v, View *out)
     case OP_SLICE: {
         int ax = (int)n->attr.slice.axis;
         out->dims[ax] = t->shape.d[ax];
-        out->strides[ax] = dim_mul(v->strides[ax], n->attr.slice.step);
+        out->strides[ax] = dim_scale(v->strides[ax], n->attr.slice.step);
         return dim_add_scaled(&out->offset, v->strides[ax], n->attr.slice.start);
     }
     case OP_RESHAPE:

@@ -198,15 +198,6 @@ static LLVMValueRef imin(Gen *g, LLVMValueRef a, LLVMValueRef b)
 
 /* ---- the batch folded into M ---- */
 
-/* d·k as a Dim, when it is one (a constant times at most one symbol) */
-static bool dim_times(Dim d, Dim k, Dim *out)
-{
-    if (!dim_is_const(d) && !dim_is_const(k))
-        return false;
-    *out = dim_is_const(d) ? (Dim){d.n * k.n, k.sym} : (Dim){d.n * k.n, d.sym};
-    return true;
-}
-
 /* The last batch dim b and M fold into one dim of b·M rows when every view indexed like
  * the output (the output, A, the epilogue's loads) steps over b as over M rows: stride(b)
  * = M·stride(m). Then the kernel is generated as that of a GEMM of rank r − 1 (fewer
@@ -222,7 +213,7 @@ static bool fold_batch(const Kernel *k, Kernel *flat, View *ins)
         if (k->expr[e].kind == EX_INDEX && k->expr[e].a >= r - 3 && k->expr[e].a <= r - 2)
             return false;
     Dim m = k->out.dims[r - 2], fm;
-    if (!dim_times(k->out.dims[r - 3], m, &fm))
+    if (!dim_mul(k->out.dims[r - 3], m, &fm))
         return false;
     *flat = *k;
     for (int32_t i = -1; i < k->nin; i++) {
@@ -234,7 +225,7 @@ static bool fold_batch(const Kernel *k, Kernel *flat, View *ins)
         if (v->rank != r)
             return false;
         Dim want;
-        if (!dim_times(m, v->strides[r - 2], &want) || !(dim_eq(want, v->strides[r - 3]) || (want.n == 0 && v->strides[r - 3].n == 0)))
+        if (!dim_mul(m, v->strides[r - 2], &want) || !(dim_eq(want, v->strides[r - 3]) || (want.n == 0 && v->strides[r - 3].n == 0)))
             return false;
         w->rank = r - 1;
         w->dims[r - 3] = fm; /* views indexed like the output have its dims */

@@ -225,6 +225,41 @@ void bc_views_and_chains(void **state)
     ir_graph_free(g);
 }
 
+Graph *bc_short_rows_graph(void)
+{
+    Graph *g = ir_graph_new("t");
+    int32_t x = input(g, "x", ty(DT_F32, 4, DIMS(2, 8, 8, 3)));
+    int32_t y = input(g, "y", ty(DT_F32, 6, DIMS(1, 1, 1, 1, 4, 3)));
+    Attr rs = attr_of(OP_RESHAPE);
+    rs.shape.shape = (Shape){6, {dim_const(2), dim_const(2), dim_const(4), dim_const(2), dim_const(4), dim_const(3)}};
+    Attr tp = attr_of(OP_TRANSPOSE);
+    tp.perm.perm = (IntList){6, (const int64_t[]){0, 1, 3, 2, 4, 5}};
+    int32_t patches = node(g, OP_TRANSPOSE, (int32_t[]){node(g, OP_RESHAPE, &x, 1, &rs)}, 1, &tp);
+    assert_true(ir_add_output(g, "patches", patches)); /* [2,2,2,4,4,3]: rows of 4·3 */
+    int32_t c = cst(g, DT_F32, 1, DIMS(3), VALS(1, -2, 3), 3);
+    assert_true(ir_add_output(g, "bias", node(g, OP_ADD, (int32_t[]){patches, c}, 2, NULL)));
+    assert_true(ir_add_output(g, "shift", node(g, OP_SUB, (int32_t[]){patches, y}, 2, NULL)));
+    Attr io = attr_of(OP_IOTA);
+    io.iota.shape = (Shape){6, {dim_const(2), dim_const(2), dim_const(2), dim_const(4), dim_const(4), dim_const(3)}};
+    io.iota.axis = 4;
+    assert_true(ir_add_output(g, "index", node(g, OP_MUL, (int32_t[]){patches, node(g, OP_IOTA, NULL, 0, &io)}, 2,
+                                                NULL)));
+    return g;
+}
+
+void bc_short_rows(void **state)
+{
+    const Backend *b = *state;
+    Graph *g = bc_short_rows_graph();
+    Tensor *tx = tl_random(DT_F32, 4, DIMS(2, 8, 8, 3), -2, 2, 31);
+    Tensor *tyy = tl_random(DT_F32, 6, DIMS(1, 1, 1, 1, 4, 3), -2, 2, 32);
+    NamedTensor nt[2] = {{"x", tx}, {"y", tyy}};
+    check(b, g, NULL, nt, 2, 1e-6, NULL, NULL);
+    tensor_free(tx);
+    tensor_free(tyy);
+    ir_graph_free(g);
+}
+
 /* concat along a middle axis, with a broadcast part and a symbolic batch bound to 1 and 3 */
 void bc_concat_symbolic(void **state)
 {

@@ -58,6 +58,10 @@ void bc_div_pow_int(void **state);
 void bc_int_errors_defined(void **state);
 void bc_logic_select(void **state);
 void bc_views_and_chains(void **state);
+/* a patch embedding's copy x[2,8,8,3] -> [2,2,2,4,4,3] (rows of 4·3 contiguous floats), alone
+ * and with a bias [3], a broadcast [1,1,1,1,4,3] and an iota along axis 4 */
+Graph *bc_short_rows_graph(void);
+void bc_short_rows(void **state);
 void bc_concat_symbolic(void **state);
 
 /* ---- GEMM, row, reduce and gather kernels (test_llvm_kernels.c, test_opencl_kernels.c) ---- */

@@ -1,7 +1,7 @@
 /* test_llvm.c — the LLVM backend's kernels against the interpreter and plan_exec: every
  * elementwise op of ops.def (f32, integers, bool, f16/bf16 storage), casts between all
  * dtypes, broadcasting and strided views, iota (the cases of backend_cases.c, one op per
- * graph). GEMM, row, reduce and gather kernels are in test_llvm_kernels.c, whole models in
+ * graph), short rows run as longer ones. GEMM, row, reduce and gather kernels are in test_llvm_kernels.c, whole models in
  * test_llvm_models.c, targets in test_llvm_target.c.
  */
 #include "test_interp.h"
@@ -81,6 +81,44 @@ static void test_casts(void **state)
 /* A malformed kernel (an operand index out of range, an input as its output, a view of the
  * wrong rank) fails the plan's check with the kernel named, and the backend refuses it
  * instead of generating code. */
+/* The elementwise kernels of bc_short_rows_graph: rows of 3 floats run as rows of 4·3 where
+ * every view is contiguous across the last two dims (the copy, the broadcast y), as they are
+ * elsewhere (a bias [3] steps by 0 then 1; an iota reads the index of axis 4). Their values:
+ * bc_short_rows. */
+static void test_short_rows_coalesced(void **state)
+{
+    (void)state;
+    Graph *g = bc_short_rows_graph();
+    IrError err;
+    Plan *p = plan_build(g, &err);
+    assert_non_null(p);
+    LlvmOptions lo = {.opt_level = 0};
+    LlvmJit *j = llvm_jit_new(p, &lo, &err);
+    assert_non_null(j);
+    static const struct {
+        const char *out;
+        int64_t rows;
+    } want[] = {{"patches", 2 * 2 * 2 * 4}, {"shift", 2 * 2 * 2 * 4}, {"bias", 2 * 2 * 2 * 4 * 4},
+                {"index", 2 * 2 * 2 * 4 * 4}};
+    int64_t bind[1] = {0};
+    for (int w = 0; w < 4; w++) {
+        int32_t ki = -1;
+        for (int32_t i = 0; i < p->nkernels; i++) {
+            const Buffer *b = &p->bufs[p->kernels[i].out.buf];
+            if (b->kind == BUF_OUTPUT && b->name && strcmp(b->name, want[w].out) == 0)
+                ki = i;
+        }
+        assert_true(ki >= 0);
+        assert_int_equal(p->kernels[ki].kind, KK_ELEMENTWISE);
+        int64_t rows = llvm_jit_extent(j, ki)(bind);
+        if (rows != want[w].rows)
+            fail_msg("%s: %lld rows, want %lld", want[w].out, (long long)rows, (long long)want[w].rows);
+    }
+    llvm_jit_free(j);
+    plan_free(p);
+    ir_graph_free(g);
+}
+
 static void test_malformed_kernel(void **state)
 {
     (void)state;
@@ -129,6 +167,7 @@ int main(void)
         bc_unit_test(div_pow_int, &llvm),            bc_unit_test(int_errors_defined, &llvm),
         bc_unit_test(logic_select, &llvm),           cmocka_unit_test(test_casts),
         bc_unit_test(views_and_chains, &llvm),       bc_unit_test(concat_symbolic, &llvm),
+        bc_unit_test(short_rows, &llvm),             cmocka_unit_test(test_short_rows_coalesced),
         cmocka_unit_test(test_malformed_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,7 @@ int main(void)
         cmocka_unit_test(test_binary_float),         cmocka_unit_test(test_binary_int),
         bc_unit_test(div_pow_int, &opencl),          bc_unit_test(int_errors_defined, &opencl),
         bc_unit_test(logic_select, &opencl),         cmocka_unit_test(test_casts),
-        bc_unit_test(views_and_chains, &from_source), bc_unit_test(concat_symbolic, &opencl),
+        bc_unit_test(views_and_chains, &from_source), bc_unit_test(concat_symbolic, &opencl), bc_unit_test(short_rows, &opencl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * before generating code). A small graph (symbols bound to 2) is also run on fixed inputs and
  * weights, as accepted and after the passes by the interpreter and planned by plan_exec: the
  * last two must give the same answer or both an error, and where the graph as accepted gives
- * an answer, so must the passes' graph, the same. A finding aborts with a message.
+ * an answer, so must the passes' graph, the same. With PIPELINE_CHECK_LLVM defined (fuzz_llvm),
+ * the small graph's plan as `vitc compile` makes it for this host also runs through the LLVM
+ * backend's JIT against plan_exec (llvm_check). A finding aborts with a message.
  */
 #ifndef VITC_PIPELINE_CHECK_H
 #define VITC_PIPELINE_CHECK_H
@@ -174,6 +176,41 @@ static void free_outputs(Tensor **t, int32_t n)
         tensor_free(t[i]);
 }
 
+/* The fixed inputs of g (symbols bound by bind) in in[0..*nin), at most 16; false when g has
+ * more or memory runs out (then none is left allocated). *packed: g has packed NaViT inputs. */
+static bool make_inputs(const Graph *g, const int64_t *bind, NamedTensor *in, int *nin, bool *packed)
+{
+    int64_t images = packed_images(g);
+    *nin = 0;
+    *packed = false;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->dead || n->op != OP_INPUT)
+            continue;
+        const Type *t = ir_type(g, n->out);
+        int64_t dims[IR_MAX_RANK];
+        for (int d = 0; d < t->shape.rank; d++)
+            dims[d] = plan_dim(t->shape.d[d], bind);
+        Tensor *x = *nin < 16 ? tensor_new(t->dt, t->shape.rank, dims) : NULL;
+        if (!x) {
+            for (int j = 0; j < *nin; j++)
+                tensor_free((Tensor *)in[j].t);
+            return false;
+        }
+        *packed |= n->attr.input.pack != PACK_NONE;
+        for (int64_t k = 0; k < x->numel; k++)
+            tensor_set(x, k, input_value(n, t->dt, k, x->numel, images));
+        in[(*nin)++] = (NamedTensor){n->attr.input.name, x};
+    }
+    return true;
+}
+
+static void free_inputs(NamedTensor *in, int nin)
+{
+    for (int i = 0; i < nin; i++)
+        tensor_free((Tensor *)in[i].t);
+}
+
 /* The graph as parsed (g0) and after the passes (g) in the interpreter, and g's plan p in
  * plan_exec, on the same inputs: g and p give the same answer or both an error, and where
  * g0 gives an answer, g gives the same. */
@@ -183,27 +220,8 @@ static void run_all(const Graph *g0, const Graph *g, const Plan *p, const int64_
     int nin = 0;
     Tensor *a[64] = {0}, *b[64] = {0}, *c[64] = {0};
     bool packed_graph = false;
-    int64_t images = packed_images(g0);
-    if (g0->noutputs > 64 || g->noutputs != g0->noutputs)
+    if (g0->noutputs > 64 || g->noutputs != g0->noutputs || !make_inputs(g0, bind, in, &nin, &packed_graph))
         return;
-    for (int32_t i = 0; i < g0->nnodes; i++) {
-        const Node *n = &g0->nodes[i];
-        if (n->dead || n->op != OP_INPUT)
-            continue;
-        if (nin == 16)
-            goto out;
-        const Type *t = ir_type(g0, n->out);
-        int64_t dims[IR_MAX_RANK];
-        for (int d = 0; d < t->shape.rank; d++)
-            dims[d] = plan_dim(t->shape.d[d], bind);
-        Tensor *x = tensor_new(t->dt, t->shape.rank, dims);
-        if (!x)
-            goto out;
-        packed_graph |= n->attr.input.pack != PACK_NONE;
-        for (int64_t k = 0; k < x->numel; k++)
-            tensor_set(x, k, input_value(n, t->dt, k, x->numel, images));
-        in[nin++] = (NamedTensor){n->attr.input.name, x};
-    }
     IrError e0, ea, eb;
     bool r0 = run(g0, NULL, in, nin, c, &e0);
     bool ra = run(g, NULL, in, nin, a, &ea);
@@ -226,10 +244,83 @@ static void run_all(const Graph *g0, const Graph *g, const Plan *p, const int64_
     free_outputs(a, g->noutputs);
     free_outputs(b, g->noutputs);
     free_outputs(c, g0->noutputs);
-out:
-    for (int i = 0; i < nin; i++)
-        tensor_free((Tensor *)in[i].t);
+    free_inputs(in, nin);
 }
+
+#ifdef PIPELINE_CHECK_LLVM
+#include "../unit/jit_exec.h"
+
+/* Output `name` of the LLVM run x against plan_exec's y: NaN exactly where y has NaN (the
+ * memory no kernel writes is NaN bytes), infinities equal, other floats within 1e-3
+ * relative (f32 sums in another order than plan_exec's double ones, the vector exp / erf /
+ * tanh), integers equal. */
+static void compare_llvm(const char *name, const Tensor *x, const Tensor *y)
+{
+    char msg[512];
+    for (int64_t k = 0; k < x->numel; k++) {
+        double u = tensor_get(x, k), v = tensor_get(y, k);
+        bool same = !dtype_is_float(x->dt) ? u == v
+                    : isnan(u) || isnan(v) ? isnan(u) && isnan(v)
+                    : isinf(u) || isinf(v) ? u == v
+                                           : fabs(u - v) <= 1e-3 * (1 + fabs(v));
+        if (!same) {
+            snprintf(msg, sizeof msg, "output '%s' element %" PRId64 ": LLVM %.9g, plan_exec %.9g", name, k, u, v);
+            fail("the LLVM backend and plan_exec disagree", msg);
+        }
+    }
+}
+
+/* p (planned as `vitc compile` plans for this host) JIT-compiled at -O2 and run on the fixed
+ * inputs and weights with every kernel's extent whole and in 3 chunks: the same outputs as
+ * plan_exec's run of p (compare_llvm), bit for bit the same in both runs, the error cell
+ * clear. A plan the backend cannot generate is a finding; inputs plan_exec rejects (an
+ * index out of range) are not compared. */
+static void llvm_check(const Graph *g, const Plan *p, const int64_t *bind)
+{
+    NamedTensor in[16];
+    int nin = 0;
+    bool packed = false;
+    Tensor *ref[64] = {0}, *x1[64] = {0}, *x3[64] = {0};
+    IrError err;
+    if (g->noutputs > 64 || !make_inputs(g, bind, in, &nin, &packed))
+        return;
+    if (!run(g, p, in, nin, ref, &err)) {
+        free_inputs(in, nin);
+        return;
+    }
+    LlvmOptions lo = {.opt_level = 2};
+    LlvmJit *jit = llvm_jit_new(p, &lo, &err);
+    if (!jit)
+        fail("the LLVM backend cannot generate a verified plan", err.msg);
+    Weights w1 = {g, NULL}, w3 = {g, NULL};
+    WeightSource ws1 = {lookup, &w1}, ws3 = {lookup, &w3};
+    TlRun r1 = {0}, r3 = {0};
+    char msg[256] = "";
+    if (!tl_run(p, jit, &ws1, in, nin, 1, x1, &r1, msg, sizeof msg) ||
+        !tl_run(p, jit, &ws3, in, nin, 3, x3, &r3, msg, sizeof msg))
+        fail("the JIT run could not be set up", msg);
+    if (r1.error_cell || r3.error_cell)
+        fail("the LLVM backend", "the kernels set the error cell where plan_exec ran");
+    for (int32_t i = 0; i < g->noutputs; i++) {
+        compare_llvm(g->outputs[i].name, x1[i], ref[i]);
+        for (int64_t k = 0; k < x1[i]->numel; k++) {
+            double u = tensor_get(x1[i], k), v = tensor_get(x3[i], k);
+            if (!(u == v || (isnan(u) && isnan(v)))) {
+                snprintf(msg, sizeof msg, "output '%s' element %" PRId64 ": %.9g whole, %.9g in 3 chunks",
+                         g->outputs[i].name, k, u, v);
+                fail("the LLVM kernels depend on how their extent is cut", msg);
+            }
+        }
+    }
+    free(w1.buf);
+    free(w3.buf);
+    free_outputs(ref, g->noutputs);
+    free_outputs(x1, g->noutputs);
+    free_outputs(x3, g->noutputs);
+    llvm_jit_free(jit);
+    free_inputs(in, nin);
+}
+#endif
 
 /* g0 and g: two copies of one accepted graph (both freed here). */
 static void pipeline_check(Graph *g0, Graph *g, FILE *null)
@@ -244,16 +335,24 @@ static void pipeline_check(Graph *g0, Graph *g, FILE *null)
         return;
     }
     Plan *p = plan_build(g, &err);
+    int64_t bind[MAX_RUN_SYMS];
+    bool runs = small(g0, bind) && small(g, bind);
     if (p) {
         check_plan(p, null);
-        int64_t bind[MAX_RUN_SYMS];
-        if (small(g0, bind) && small(g, bind))
+        if (runs)
             run_all(g0, g, p, bind);
         plan_free(p);
     }
     PlanOptions opts = {32, true};
+#ifdef PIPELINE_CHECK_LLVM
+    llvm_plan_options(&(LlvmOptions){.opt_level = 2}, &opts); /* this host's panels */
+#endif
     if ((p = plan_build_opts(g, &opts, &err))) {
         check_plan(p, null);
+#ifdef PIPELINE_CHECK_LLVM
+        if (runs)
+            llvm_check(g, p, bind);
+#endif
         plan_free(p);
     }
     ir_graph_free(g);

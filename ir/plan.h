@@ -253,6 +253,11 @@ size_t plan_scope_layer(const char *scope);
 /* The element count of a dimension/shape under a binding. */
 int64_t plan_dim(Dim d, const int64_t *bind);
 
+/* The symbols of p's graph (at most 64) bound from the inputs' shapes into bind[0..nsyms),
+ * 1 for a symbol no input binds; false with err when an input is missing, of another rank,
+ * dtype or shape, or binds a symbol inconsistently or above its maximum (plan_exec.c; the
+ * tests' JIT and OpenCL executors use it too). */
+bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int64_t *bind, IrError *err);
 /* Executes a plan naively on the host (plan_exec.c): the reference semantics of plans,
  * used to test plan_build against the graph interpreter. Arguments as ir_interp. */
 bool plan_exec(const Plan *p, const WeightSource *w, const NamedTensor *inputs, int ninputs,

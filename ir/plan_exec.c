@@ -475,12 +475,20 @@ static bool run_kernel(Exec *x, const Kernel *k)
 
 /* ---- buffers ---- */
 
-static bool bind_inputs(Exec *x, const NamedTensor *inputs, int ninputs)
+static bool bind_error(IrError *err, const char *fmt, const char *name)
 {
-    const Plan *p = x->p;
+    if (err)
+        snprintf(err->msg, sizeof err->msg, fmt, name);
+    return false;
+}
+
+bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int64_t *bind, IrError *err)
+{
     const Graph *g = p->g;
+    if (g->nsyms > 64)
+        return bind_error(err, "too many symbols%s", "");
     for (int s = 0; s < g->nsyms; s++)
-        x->bind[s] = -1;
+        bind[s] = -1;
     for (int32_t i = 0; i < p->nbufs; i++) {
         const Buffer *b = &p->bufs[i];
         if (b->kind != BUF_INPUT)
@@ -490,24 +498,24 @@ static bool bind_inputs(Exec *x, const NamedTensor *inputs, int ninputs)
             if (strcmp(inputs[j].name, b->name) == 0)
                 t = inputs[j].t;
         if (!t)
-            return fail(x, "no tensor for input '%s'", b->name);
+            return bind_error(err, "no tensor for input '%s'", b->name);
         if (t->rank != b->shape.rank || t->dt != b->dt)
-            return fail(x, "input '%s' has the wrong rank or dtype", b->name);
+            return bind_error(err, "input '%s' has the wrong rank or dtype", b->name);
         for (int r = 0; r < t->rank; r++) {
             Dim dm = b->shape.d[r];
             if (dim_is_const(dm) ? t->dims[r] != dm.n : t->dims[r] % dm.n != 0)
-                return fail(x, "input '%s' has the wrong shape", b->name);
+                return bind_error(err, "input '%s' has the wrong shape", b->name);
             if (!dim_is_const(dm)) {
                 int64_t v = t->dims[r] / dm.n;
-                if ((x->bind[dm.sym] >= 0 && x->bind[dm.sym] != v) || v > g->syms[dm.sym].max)
-                    return fail(x, "input '%s' binds a symbol inconsistently or above its maximum", b->name);
-                x->bind[dm.sym] = v;
+                if ((bind[dm.sym] >= 0 && bind[dm.sym] != v) || v > g->syms[dm.sym].max)
+                    return bind_error(err, "input '%s' binds a symbol inconsistently or above its maximum", b->name);
+                bind[dm.sym] = v;
             }
         }
     }
     for (int s = 0; s < g->nsyms; s++)
-        if (x->bind[s] < 0)
-            x->bind[s] = 1;
+        if (bind[s] < 0)
+            bind[s] = 1;
     return true;
 }
 
@@ -574,7 +582,7 @@ bool plan_exec(const Plan *p, const WeightSource *w, const NamedTensor *inputs, 
     x.buf = ir_calloc((size_t)(p->nbufs ? p->nbufs : 1), sizeof *x.buf);
     if (!x.buf)
         return fail(&x, "out of memory%s", NULL);
-    if (!bind_inputs(&x, inputs, ninputs) || !alloc_buffers(&x, w, inputs, ninputs))
+    if (!plan_bind_inputs(p, inputs, ninputs, x.bind, err) || !alloc_buffers(&x, w, inputs, ninputs))
         goto out;
     for (int32_t k = 0; k < p->nkernels; k++)
         if (!run_kernel(&x, &p->kernels[k]))

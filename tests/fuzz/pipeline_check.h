@@ -292,12 +292,12 @@ static void llvm_check(const Graph *g, const Plan *p, const int64_t *bind)
     LlvmJit *jit = llvm_jit_new(p, &lo, &err);
     if (!jit)
         fail("the LLVM backend cannot generate a verified plan", err.msg);
-    Weights w1 = {g, NULL}, w3 = {g, NULL};
-    WeightSource ws1 = {lookup, &w1}, ws3 = {lookup, &w3};
+    Weights w = {g, NULL};
+    WeightSource ws = {lookup, &w};
     TlRun r1 = {0}, r3 = {0};
     char msg[256] = "";
-    if (!tl_run(p, jit, &ws1, in, nin, 1, x1, &r1, msg, sizeof msg) ||
-        !tl_run(p, jit, &ws3, in, nin, 3, x3, &r3, msg, sizeof msg))
+    if (!tl_run(p, jit, &ws, in, nin, 1, x1, &r1, msg, sizeof msg) ||
+        !tl_run(p, jit, &ws, in, nin, 3, x3, &r3, msg, sizeof msg))
         fail("the JIT run could not be set up", msg);
     if (r1.error_cell || r3.error_cell)
         fail("the LLVM backend", "the kernels set the error cell where plan_exec ran");
@@ -312,8 +312,7 @@ static void llvm_check(const Graph *g, const Plan *p, const int64_t *bind)
             }
         }
     }
-    free(w1.buf);
-    free(w3.buf);
+    free(w.buf);
     free_outputs(ref, g->noutputs);
     free_outputs(x1, g->noutputs);
     free_outputs(x3, g->noutputs);

@@ -90,26 +90,15 @@ static inline bool tl_param(const Plan *p, int32_t b, void *mem, const WeightSou
 }
 
 /* Binds every symbol of p's graph (64 at most) from the shapes of the inputs, 1 where no
- * input binds it; false with msg when an input is missing or of another rank. */
+ * input binds it (plan_bind_inputs); false with msg when an input does not fit the plan. */
 static inline bool tl_bind(const Plan *p, const NamedTensor *in, int nin, int64_t *syms, char *msg, size_t n)
 {
+    IrError err;
     for (int s = 0; s < 64; s++)
         syms[s] = 1;
-    for (int32_t b = 0; b < p->nbufs; b++) {
-        const Buffer *bf = &p->bufs[b];
-        if (bf->kind != BUF_INPUT)
-            continue;
-        const Tensor *t = NULL;
-        for (int j = 0; j < nin; j++)
-            if (strcmp(in[j].name, bf->name) == 0)
-                t = in[j].t;
-        if (!t || t->rank != bf->shape.rank) {
-            snprintf(msg, n, "no (or a wrong) tensor for input '%s'", bf->name);
-            return false;
-        }
-        for (int r = 0; r < t->rank; r++)
-            if (!dim_is_const(bf->shape.d[r]))
-                syms[bf->shape.d[r].sym] = t->dims[r] / bf->shape.d[r].n;
+    if (!plan_bind_inputs(p, in, nin, syms, &err)) {
+        snprintf(msg, n, "%s", err.msg);
+        return false;
     }
     return true;
 }

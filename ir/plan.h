@@ -258,6 +258,9 @@ int64_t plan_dim(Dim d, const int64_t *bind);
  * dtype or shape, or binds a symbol inconsistently or above its maximum (plan_exec.c; the
  * tests' JIT and OpenCL executors use it too). */
 bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int64_t *bind, IrError *err);
+/* Parameter buffer b of p read through w into t (b's dtype and stored shape: the
+ * checkpoint's layout, which the plan's views address); false with err (plan_exec.c). */
+bool plan_load_param(const Plan *p, int32_t b, const WeightSource *w, Tensor *t, IrError *err);
 /* Executes a plan naively on the host (plan_exec.c): the reference semantics of plans,
  * used to test plan_build against the graph interpreter. Arguments as ir_interp. */
 bool plan_exec(const Plan *p, const WeightSource *w, const NamedTensor *inputs, int ninputs,

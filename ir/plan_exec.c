@@ -475,7 +475,7 @@ static bool run_kernel(Exec *x, const Kernel *k)
 
 /* ---- buffers ---- */
 
-static bool bind_error(IrError *err, const char *fmt, const char *name)
+static bool set_error(IrError *err, const char *fmt, const char *name)
 {
     if (err)
         snprintf(err->msg, sizeof err->msg, fmt, name);
@@ -486,7 +486,7 @@ bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int
 {
     const Graph *g = p->g;
     if (g->nsyms > 64)
-        return bind_error(err, "too many symbols%s", "");
+        return set_error(err, "too many symbols%s", "");
     for (int s = 0; s < g->nsyms; s++)
         bind[s] = -1;
     for (int32_t i = 0; i < p->nbufs; i++) {
@@ -498,17 +498,17 @@ bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int
             if (strcmp(inputs[j].name, b->name) == 0)
                 t = inputs[j].t;
         if (!t)
-            return bind_error(err, "no tensor for input '%s'", b->name);
+            return set_error(err, "no tensor for input '%s'", b->name);
         if (t->rank != b->shape.rank || t->dt != b->dt)
-            return bind_error(err, "input '%s' has the wrong rank or dtype", b->name);
+            return set_error(err, "input '%s' has the wrong rank or dtype", b->name);
         for (int r = 0; r < t->rank; r++) {
             Dim dm = b->shape.d[r];
             if (dim_is_const(dm) ? t->dims[r] != dm.n : t->dims[r] % dm.n != 0)
-                return bind_error(err, "input '%s' has the wrong shape", b->name);
+                return set_error(err, "input '%s' has the wrong shape", b->name);
             if (!dim_is_const(dm)) {
                 int64_t v = t->dims[r] / dm.n;
                 if ((bind[dm.sym] >= 0 && bind[dm.sym] != v) || v > g->syms[dm.sym].max)
-                    return bind_error(err, "input '%s' binds a symbol inconsistently or above its maximum", b->name);
+                    return set_error(err, "input '%s' binds a symbol inconsistently or above its maximum", b->name);
                 bind[dm.sym] = v;
             }
         }
@@ -516,6 +516,34 @@ bool plan_bind_inputs(const Plan *p, const NamedTensor *inputs, int ninputs, int
     for (int s = 0; s < g->nsyms; s++)
         if (bind[s] < 0)
             bind[s] = 1;
+    return true;
+}
+
+bool plan_load_param(const Plan *p, int32_t b, const WeightSource *w, Tensor *t, IrError *err)
+{
+    /* the interpreter's loader gives the logical (permuted) tensor; store it back in the
+       checkpoint's layout, which is what the plan's views address */
+    const Node *n = &p->g->nodes[p->g->values[p->bufs[b].value].node];
+    RawTensor raw;
+    IrError e;
+    char msg[256] = "";
+    if (!w || !w->lookup(w->ctx, p->bufs[b].name, &raw, msg, sizeof msg))
+        return set_error(err, "%s", msg[0] ? msg : "no weights");
+    Tensor *l = ir_param_from_raw(p->g, n, &raw, &e);
+    if (!l)
+        return set_error(err, "%s", e.msg);
+    const IntList *lay = &n->attr.param.layout;
+    int64_t idx[IR_MAX_RANK] = {0}, k = 0;
+    if (l->numel)
+        do {
+            int64_t si[IR_MAX_RANK], o = 0;
+            for (int r = 0; r < l->rank; r++)
+                si[lay->n ? lay->v[r] : r] = idx[r];
+            for (int r = 0; r < t->rank; r++)
+                o = o * t->dims[r] + si[r];
+            tensor_set(t, o, tensor_get(l, k++));
+        } while (next_index(idx, l->dims, l->rank));
+    tensor_free(l);
     return true;
 }
 
@@ -539,30 +567,8 @@ static bool alloc_buffers(Exec *x, const WeightSource *w, const NamedTensor *inp
             const FloatList *data = &p->g->nodes[p->g->values[b->value].node].attr.constant.data;
             for (int64_t e = 0; e < t->numel; e++)
                 tensor_set(t, e, data->v[data->n == 1 ? 0 : e]);
-        } else if (b->kind == BUF_PARAM) {
-            /* the interpreter's loader gives the logical (permuted) tensor; store it back
-               in the checkpoint's layout, which is what the plan's views address */
-            const Node *n = &p->g->nodes[p->g->values[b->value].node];
-            RawTensor raw;
-            IrError err;
-            char msg[256] = "";
-            if (!w || !w->lookup(w->ctx, b->name, &raw, msg, sizeof msg))
-                return fail(x, "%s", msg[0] ? msg : "no weights");
-            Tensor *l = ir_param_from_raw(p->g, n, &raw, &err);
-            if (!l)
-                return fail(x, "%s", err.msg);
-            const IntList *lay = &n->attr.param.layout;
-            int64_t idx[IR_MAX_RANK] = {0}, k = 0;
-            if (l->numel)
-                do {
-                    int64_t si[IR_MAX_RANK], o = 0;
-                    for (int r = 0; r < l->rank; r++)
-                        si[lay->n ? lay->v[r] : r] = idx[r];
-                    for (int r = 0; r < t->rank; r++)
-                        o = o * t->dims[r] + si[r];
-                    tensor_set(t, o, tensor_get(l, k++));
-                } while (next_index(idx, l->dims, l->rank));
-            tensor_free(l);
+        } else if (b->kind == BUF_PARAM && !plan_load_param(p, i, w, t, x->err)) {
+            return false;
         }
     }
     return true;

@@ -47,45 +47,23 @@ static inline void tl_get(const void *mem, DType dt, int64_t k, Tensor *t, int64
     }
 }
 
-static inline bool tl_next(int64_t *idx, const int64_t *dims, int rank)
-{
-    for (int i = rank - 1; i >= 0; i--) {
-        if (++idx[i] < dims[i])
-            return true;
-        idx[i] = 0;
-    }
-    return false;
-}
-
 /* Fills parameter buffer `mem` (stored shape) from the weight source; false on failure. */
 static inline bool tl_param(const Plan *p, int32_t b, void *mem, const WeightSource *w, char *msg, size_t n)
 {
     const Buffer *buf = &p->bufs[b];
-    const Node *node = &p->g->nodes[p->g->values[buf->value].node];
-    RawTensor raw;
-    IrError err;
-    if (!w || !w->lookup(w->ctx, buf->name, &raw, msg, n))
-        return false;
-    Tensor *l = ir_param_from_raw(p->g, node, &raw, &err);
-    if (!l) {
-        snprintf(msg, n, "%s", err.msg);
-        return false;
-    }
     int64_t sd[IR_MAX_RANK];
     for (int r = 0; r < buf->shape.rank; r++)
         sd[r] = buf->shape.d[r].n;
-    const IntList *lay = &node->attr.param.layout;
-    int64_t idx[IR_MAX_RANK] = {0}, k = 0;
-    if (l->numel)
-        do {
-            int64_t si[IR_MAX_RANK], o = 0;
-            for (int r = 0; r < l->rank; r++)
-                si[lay->n ? lay->v[r] : r] = idx[r];
-            for (int r = 0; r < buf->shape.rank; r++)
-                o = o * sd[r] + si[r];
-            tl_put(mem, buf->dt, o, l, k++);
-        } while (tl_next(idx, l->dims, l->rank));
-    tensor_free(l);
+    Tensor *t = tensor_new(buf->dt, buf->shape.rank, sd);
+    IrError err;
+    if (!t || !plan_load_param(p, b, w, t, &err)) {
+        snprintf(msg, n, "%s", t ? err.msg : "out of memory");
+        tensor_free(t);
+        return false;
+    }
+    for (int64_t e = 0; e < t->numel; e++)
+        tl_put(mem, buf->dt, e, t, e);
+    tensor_free(t);
     return true;
 }
 

@@ -7,8 +7,8 @@
  * before generating code). A small graph (symbols bound to 2) is also run on fixed inputs and
  * weights, as accepted and after the passes by the interpreter and planned by plan_exec: the
  * last two must give the same answer or both an error, and where the graph as accepted gives
- * an answer, so must the passes' graph, the same. With PIPELINE_CHECK_LLVM defined (fuzz_llvm),
- * the small graph's plan as `vitc compile` makes it for this host also runs through the LLVM
+ * an answer, so must the passes' graph, the same. With PIPELINE_CHECK_LLVM defined (fuzz_llvm,
+ * fuzz_vit_llvm), the small graph's plan as `vitc compile` makes it for this host also runs through the LLVM
  * backend's JIT against plan_exec (llvm_check). A finding aborts with a message.
  */
 #ifndef VITC_PIPELINE_CHECK_H
@@ -26,7 +26,7 @@
 #include "passes.h"
 #include "plan.h"
 
-enum { MAX_RUN_NUMEL = 4096, MAX_RUN_NODES = 64, MAX_RUN_SYMS = 64 };
+enum { MAX_RUN_NUMEL = 4096, MAX_RUN_NODES = 128, MAX_RUN_SYMS = 64 };
 
 static void fail(const char *what, const char *msg)
 {

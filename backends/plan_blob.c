@@ -36,15 +36,9 @@ static const char *const kind_names[KK_COUNT] = {
 #undef KK_NAME
 };
 
-typedef struct {
-    Blob *b;
-    size_t cap;
-    bool oom;
-} W;
-
-static void put(W *w, const void *data, size_t n)
+void blob_put(BlobWriter *w, const void *data, size_t n)
 {
-    if (w->oom)
+    if (w->oom || n == 0)
         return;
     if (w->b->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
@@ -62,32 +56,37 @@ static void put(W *w, const void *data, size_t n)
     w->b->len += n;
 }
 
-static void put_i64(W *w, int64_t v)
+void blob_put_i64(BlobWriter *w, int64_t v)
 {
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)((uint64_t)v >> (8 * i));
-    put(w, b, 8);
+    blob_put(w, b, 8);
 }
 
-static void put_f64(W *w, double v)
+void blob_put_bytes(BlobWriter *w, const void *data, size_t n)
+{
+    blob_put_i64(w, (int64_t)n);
+    blob_put(w, data, n);
+}
+
+static void put_f64(BlobWriter *w, double v)
 {
     int64_t u;
     memcpy(&u, &v, sizeof u);
-    put_i64(w, u);
+    blob_put_i64(w, u);
 }
 
-static void put_strn(W *w, const char *s, size_t n)
+/* a string of n bytes; NULL as length -1 (rt_plan.h) */
+static void put_strn(BlobWriter *w, const char *s, size_t n)
 {
-    if (!s) {
-        put_i64(w, -1);
-        return;
-    }
-    put_i64(w, (int64_t)n);
-    put(w, s, n);
+    if (!s)
+        blob_put_i64(w, -1);
+    else
+        blob_put_bytes(w, s, n);
 }
 
-static void put_str(W *w, const char *s) { put_strn(w, s, s ? strlen(s) : 0); }
+static void put_str(BlobWriter *w, const char *s) { put_strn(w, s, s ? strlen(s) : 0); }
 
 /* ---- FLOPs: a constant × at most one symbol ---- */
 
@@ -155,22 +154,22 @@ static Flops kernel_flops(const Graph *g, const Kernel *k)
 
 /* ---- sections ---- */
 
-static void put_meta(W *w, const Graph *g, const char *labels, size_t nlabels)
+static void put_meta(BlobWriter *w, const Graph *g, const char *labels, size_t nlabels)
 {
     const MetaAttr *m = &g->meta;
-    put_i64(w, m->resize);
-    put_i64(w, m->crop);
-    put_i64(w, m->mean.n);
+    blob_put_i64(w, m->resize);
+    blob_put_i64(w, m->crop);
+    blob_put_i64(w, m->mean.n);
     for (int i = 0; i < m->mean.n; i++)
         put_f64(w, m->mean.v[i]);
-    put_i64(w, m->std.n);
+    blob_put_i64(w, m->std.n);
     for (int i = 0; i < m->std.n; i++)
         put_f64(w, m->std.v[i]);
     put_strn(w, labels, nlabels);
 }
 
 /* A constant's data in its dtype (a one-element list is splat). */
-static bool put_const(W *w, const Plan *p, const Buffer *b, IrError *err)
+static bool put_const(BlobWriter *w, const Plan *p, const Buffer *b, IrError *err)
 {
     const Graph *g = p->g;
     const FloatList *data = &ir_def(g, b->value)->attr.constant.data;
@@ -181,7 +180,7 @@ static bool put_const(W *w, const Plan *p, const Buffer *b, IrError *err)
         return false;
     }
     size_t size = dtype_size(b->dt);
-    put_i64(w, numel * (int64_t)size);
+    blob_put_i64(w, numel * (int64_t)size);
     for (int64_t i = 0; i < numel; i++) {
         double v = data->v[data->n == 1 ? 0 : i];
         uint8_t bytes[8];
@@ -197,46 +196,46 @@ static bool put_const(W *w, const Plan *p, const Buffer *b, IrError *err)
         }
         for (size_t j = 0; j < size; j++)
             bytes[j] = (uint8_t)(u >> (8 * j));
-        put(w, bytes, size);
+        blob_put(w, bytes, size);
     }
     return true;
 }
 
-static bool put_buffers(W *w, const Plan *p, IrError *err)
+static bool put_buffers(BlobWriter *w, const Plan *p, IrError *err)
 {
-    put_i64(w, p->nbufs);
+    blob_put_i64(w, p->nbufs);
     for (int32_t i = 0; i < p->nbufs; i++) {
         const Buffer *b = &p->bufs[i];
-        put_i64(w, b->kind);
-        put_i64(w, b->dt);
-        put_i64(w, b->shape.rank);
+        blob_put_i64(w, b->kind);
+        blob_put_i64(w, b->dt);
+        blob_put_i64(w, b->shape.rank);
         for (int d = 0; d < b->shape.rank; d++) {
-            put_i64(w, b->shape.d[d].n);
-            put_i64(w, b->shape.d[d].sym);
+            blob_put_i64(w, b->shape.d[d].n);
+            blob_put_i64(w, b->shape.d[d].sym);
         }
         put_str(w, b->name);
-        put_i64(w, b->first);
-        put_i64(w, b->last);
+        blob_put_i64(w, b->first);
+        blob_put_i64(w, b->last);
         if (b->kind == BUF_INPUT) { /* a NaViT packed input's role (docs/NAVIT.md) */
             const InputAttr *in = &ir_def(p->g, b->value)->attr.input;
-            put_i64(w, in->pack);
-            put_i64(w, in->patch);
-            put_i64(w, in->channels);
-            put_i64(w, in->images);
+            blob_put_i64(w, in->pack);
+            blob_put_i64(w, in->patch);
+            blob_put_i64(w, in->channels);
+            blob_put_i64(w, in->images);
         }
         if (b->kind == BUF_CONST) {
             if (!put_const(w, p, b, err))
                 return false;
         } else {
-            put_i64(w, 0);
+            blob_put_i64(w, 0);
         }
     }
     return true;
 }
 
-static void put_kernels(W *w, const Plan *p)
+static void put_kernels(BlobWriter *w, const Plan *p)
 {
-    put_i64(w, p->nkernels);
+    blob_put_i64(w, p->nkernels);
     for (int32_t i = 0; i < p->nkernels; i++) {
         const Kernel *k = &p->kernels[i];
         const Node *n = k->node >= 0 && k->node < p->g->nnodes ? &p->g->nodes[k->node] : NULL;
@@ -247,11 +246,11 @@ static void put_kernels(W *w, const Plan *p)
         if (plan_kernel_scope(p, i, scope, sizeof scope) > 0 && len > 0 && (size_t)len < sizeof label)
             snprintf(label + len, sizeof label - (size_t)len, " [%s]", scope);
         Flops f = kernel_flops(p->g, k);
-        put_i64(w, k->kind);
-        put_i64(w, k->once);
+        blob_put_i64(w, k->kind);
+        blob_put_i64(w, k->once);
         put_str(w, label);
         put_f64(w, f.c);
-        put_i64(w, f.sym);
+        blob_put_i64(w, f.sym);
     }
 }
 
@@ -259,26 +258,26 @@ static void put_kernels(W *w, const Plan *p)
 
 static bool serialize(const Plan *p, const char *labels, size_t nlabels, Blob *out, IrError *err)
 {
-    W w = {out, 0, false};
+    BlobWriter w = {out, 0, false};
     const Graph *g = p->g;
     out->data = NULL;
     out->len = 0;
-    put(&w, "VITPLAN\0", 8);
-    put_i64(&w, RT_PLAN_VERSION);
+    blob_put(&w, "VITPLAN\0", 8);
+    blob_put_i64(&w, RT_PLAN_VERSION);
     put_str(&w, g->name ? g->name : "model");
     put_meta(&w, g, labels, nlabels);
-    put_i64(&w, g->nsyms);
+    blob_put_i64(&w, g->nsyms);
     for (int32_t s = 0; s < g->nsyms; s++) {
         put_str(&w, g->syms[s].name);
-        put_i64(&w, g->syms[s].max);
+        blob_put_i64(&w, g->syms[s].max);
     }
     bool ok = put_buffers(&w, p, err);
     if (ok) {
         put_kernels(&w, p);
-        put_i64(&w, g->noutputs);
+        blob_put_i64(&w, g->noutputs);
         for (int32_t i = 0; i < g->noutputs; i++) {
             put_str(&w, g->outputs[i].name);
-            put_i64(&w, p->output_bufs[i]);
+            blob_put_i64(&w, p->output_bufs[i]);
         }
     }
     if (ok && w.oom) {

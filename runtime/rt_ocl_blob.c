@@ -9,74 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_blob.h"
 #include "rt_ocl.h"
 
-typedef struct {
-    const unsigned char *b;
-    size_t len, pos;
-    char *err;
-    size_t errlen;
-    int failed;
-} Reader;
-
-static int failf(Reader *r, const char *what)
-{
-    if (!r->failed)
-        snprintf(r->err, r->errlen, "corrupt OpenCL section: %s (at byte %zu of %zu)", what, r->pos, r->len);
-    r->failed = 1;
-    return 0;
-}
-
-static int64_t get_i64(Reader *r)
-{
-    if (r->failed || r->len - r->pos < 8)
-        return failf(r, "unexpected end"), 0;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | r->b[r->pos + (size_t)i];
-    r->pos += 8;
-    return (int64_t)v;
-}
-
-/* An integer in [lo, hi]. */
-static int64_t get_range(Reader *r, int64_t lo, int64_t hi, const char *what)
-{
-    int64_t v = get_i64(r);
-    if (!r->failed && (v < lo || v > hi))
-        failf(r, what);
-    return r->failed ? lo : v;
-}
-
-static int get_count(Reader *r, size_t min_bytes, const char *what)
-{
-    int64_t n = get_i64(r);
-    if (!r->failed && (n < 0 || n > INT32_MAX / 2 || (uint64_t)n * min_bytes > r->len - r->pos))
-        failf(r, what);
-    return r->failed ? 0 : (int)n;
-}
-
 /* Bytes of a string or binary: a pointer into the blob. */
-static const unsigned char *get_bytes(Reader *r, size_t *n)
+static const unsigned char *get_bytes(RtReader *r, size_t *n)
 {
-    int64_t len = get_i64(r);
+    int64_t len = rd_i64(r);
     if (r->failed)
         return NULL;
     if (len < 0 || (uint64_t)len > r->len - r->pos)
-        return failf(r, "bad length"), NULL;
+        return rd_fail(r, "bad length"), NULL;
     const unsigned char *p = r->b + r->pos;
     r->pos += (size_t)len;
     *n = (size_t)len;
     return p;
 }
 
-static char *get_str(Reader *r)
+static char *get_str(RtReader *r)
 {
     size_t n = 0;
     const unsigned char *p = get_bytes(r, &n);
     if (!p)
         return NULL;
     if (memchr(p, 0, n))
-        return failf(r, "a string holds a NUL byte"), NULL;
+        return rd_fail(r, "a string holds a NUL byte"), NULL;
     char *s = malloc(n + 1);
     if (!s) {
         snprintf(r->err, r->errlen, "out of memory");
@@ -110,7 +67,7 @@ void rt_ocl_blob_free(RtOclBlob *b)
     free(b);
 }
 
-static void *alloc_array(Reader *r, int n, size_t size)
+static void *alloc_array(RtReader *r, int n, size_t size)
 {
     void *p = calloc((size_t)(n ? n : 1), size);
     if (!p && !r->failed) {
@@ -120,47 +77,47 @@ static void *alloc_array(Reader *r, int n, size_t size)
     return p;
 }
 
-static RtDim get_dim(Reader *r, const RtPlan *plan)
+static RtDim get_dim(RtReader *r, const RtPlan *plan)
 {
     RtDim d;
-    d.n = get_range(r, 0, INT64_MAX / 2, "bad size");
-    d.sym = get_range(r, -1, plan->nsyms - 1, "bad symbol index");
+    d.n = rd_range(r, 0, INT64_MAX / 2, "bad size");
+    d.sym = rd_range(r, -1, plan->nsyms - 1, "bad symbol index");
     return d;
 }
 
-static void read_launch(Reader *r, RtOclLaunch *l, const RtOclBlob *b, const RtPlan *plan)
+static void read_launch(RtReader *r, RtOclLaunch *l, const RtOclBlob *b, const RtPlan *plan)
 {
-    l->program = (int)get_range(r, 0, b->nprogs - 1, "bad program index");
-    l->kernel = (int)get_range(r, 0, plan->nkernels - 1, "bad kernel index");
-    l->once = (int)get_range(r, 0, 1, "bad once flag");
-    l->local = get_range(r, 0, 1 << 20, "bad local size");
-    l->nglobal = get_count(r, 24, "bad global size count");
+    l->program = (int)rd_range(r, 0, b->nprogs - 1, "bad program index");
+    l->kernel = (int)rd_range(r, 0, plan->nkernels - 1, "bad kernel index");
+    l->once = (int)rd_range(r, 0, 1, "bad once flag");
+    l->local = rd_range(r, 0, 1 << 20, "bad local size");
+    l->nglobal = rd_count(r, 24, "bad global size count");
     if (l->nglobal > RT_MAX_RANK + 2)
-        failf(r, "too many global size factors");
+        rd_fail(r, "too many global size factors");
     if (!(l->global = alloc_array(r, l->nglobal, sizeof *l->global)))
         return;
     for (int f = 0; f < l->nglobal && !r->failed; f++) {
         l->global[f].d = get_dim(r, plan);
-        l->global[f].div = get_range(r, 1, INT32_MAX, "bad divisor");
+        l->global[f].div = rd_range(r, 1, INT32_MAX, "bad divisor");
     }
-    l->nargs = get_count(r, 16, "bad argument count");
+    l->nargs = rd_count(r, 16, "bad argument count");
     if (!(l->args = alloc_array(r, l->nargs, sizeof *l->args)))
         return;
     for (int a = 0; a < l->nargs && !r->failed; a++) {
         RtOclArg *g = &l->args[a];
-        g->kind = (int)get_range(r, 0, RT_OCL_ARG_COUNT - 1, "bad argument kind");
+        g->kind = (int)rd_range(r, 0, RT_OCL_ARG_COUNT - 1, "bad argument kind");
         switch (g->kind) {
-        case RT_OCL_ARG_BUF: g->value = get_range(r, 0, plan->nbufs - 1, "bad buffer index"); break;
-        case RT_OCL_ARG_XBUF: g->value = get_range(r, 0, b->nxbufs - 1, "bad extra buffer index"); break;
-        case RT_OCL_ARG_SYM: g->value = get_range(r, 0, plan->nsyms - 1, "bad symbol index"); break;
-        default: g->value = get_range(r, 0, 0, "bad argument value"); break;
+        case RT_OCL_ARG_BUF: g->value = rd_range(r, 0, plan->nbufs - 1, "bad buffer index"); break;
+        case RT_OCL_ARG_XBUF: g->value = rd_range(r, 0, b->nxbufs - 1, "bad extra buffer index"); break;
+        case RT_OCL_ARG_SYM: g->value = rd_range(r, 0, plan->nsyms - 1, "bad symbol index"); break;
+        default: g->value = rd_range(r, 0, 0, "bad argument value"); break;
         }
     }
 }
 
 RtOclBlob *rt_ocl_blob_parse(const void *blob, size_t len, const RtPlan *plan, char *err, size_t errlen)
 {
-    Reader r = {blob, len, 0, err, errlen, 0};
+    RtReader r = {.b = blob, .len = len, .blob = "OpenCL section", .err = err, .errlen = errlen};
     RtOclBlob *b = calloc(1, sizeof *b);
     if (!b) {
         snprintf(err, errlen, "out of memory");
@@ -172,7 +129,7 @@ RtOclBlob *rt_ocl_blob_parse(const void *blob, size_t len, const RtPlan *plan, c
         return NULL;
     }
     r.pos = 8;
-    int64_t version = get_i64(&r);
+    int64_t version = rd_i64(&r);
     if (!r.failed && version != RT_OCL_VERSION) {
         snprintf(err, errlen, "the OpenCL section has version %lld; this runtime reads version %d", (long long)version,
                  RT_OCL_VERSION);
@@ -183,7 +140,7 @@ RtOclBlob *rt_ocl_blob_parse(const void *blob, size_t len, const RtPlan *plan, c
     b->device = get_str(&r);
     b->driver = get_str(&r);
     b->options = get_str(&r);
-    b->nprogs = get_count(&r, 24, "bad program count");
+    b->nprogs = rd_count(&r, 24, "bad program count");
     if ((b->progs = alloc_array(&r, b->nprogs, sizeof *b->progs)))
         for (int i = 0; i < b->nprogs && !r.failed; i++) {
             RtOclProgram *pg = &b->progs[i];
@@ -193,19 +150,19 @@ RtOclBlob *rt_ocl_blob_parse(const void *blob, size_t len, const RtPlan *plan, c
             if (pg->nbinary == 0)
                 pg->binary = NULL;
         }
-    b->nxbufs = get_count(&r, 32, "bad extra buffer count");
+    b->nxbufs = rd_count(&r, 32, "bad extra buffer count");
     if ((b->xbufs = alloc_array(&r, b->nxbufs, sizeof *b->xbufs)))
         for (int i = 0; i < b->nxbufs && !r.failed; i++) {
-            b->xbufs[i].kind = (int)get_range(&r, RT_OCL_PERSIST, RT_OCL_SCRATCH, "bad extra buffer kind");
-            b->xbufs[i].dtype = (int)get_range(&r, 0, RT_DT_COUNT - 1, "bad dtype");
+            b->xbufs[i].kind = (int)rd_range(&r, RT_OCL_PERSIST, RT_OCL_SCRATCH, "bad extra buffer kind");
+            b->xbufs[i].dtype = (int)rd_range(&r, 0, RT_DT_COUNT - 1, "bad dtype");
             b->xbufs[i].size = get_dim(&r, plan);
         }
-    b->nlaunches = get_count(&r, 48, "bad launch count");
+    b->nlaunches = rd_count(&r, 48, "bad launch count");
     if ((b->launches = alloc_array(&r, b->nlaunches, sizeof *b->launches)))
         for (int i = 0; i < b->nlaunches && !r.failed; i++)
             read_launch(&r, &b->launches[i], b, plan);
     if (!r.failed && r.pos != r.len)
-        failf(&r, "bytes after the launches");
+        rd_fail(&r, "bytes after the launches");
     if (r.failed) {
         rt_ocl_blob_free(b);
         return NULL;

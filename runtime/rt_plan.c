@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_blob.h"
 #include "rt_internal.h"
 
 static const char *const dtype_names[RT_DT_COUNT] = {"F32", "F16", "BF16", "I32", "I64", "BOOL"};
@@ -54,65 +55,18 @@ void rt_format_type(const RtPlan *p, const RtBuffer *b, char *buf, size_t n)
 
 /* ---- reading ---- */
 
-typedef struct {
-    const unsigned char *b;
-    size_t len, pos;
-    char *err;
-    size_t errlen;
-    int failed;
-    /* the second pass: where strings go (NULL in the first, which only measures) */
-    char *strings;
-    size_t nstrings;
-} Reader;
-
-static int failf(Reader *r, const char *what)
-{
-    if (!r->failed)
-        snprintf(r->err, r->errlen, "corrupt plan: %s (at byte %zu of %zu)", what, r->pos, r->len);
-    r->failed = 1;
-    return 0;
-}
-
-static int64_t get_i64(Reader *r)
-{
-    if (r->failed || r->len - r->pos < 8)
-        return failf(r, "unexpected end"), 0;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | r->b[r->pos + (size_t)i];
-    r->pos += 8;
-    return (int64_t)v;
-}
-
-static double get_f64(Reader *r)
-{
-    uint64_t u = (uint64_t)get_i64(r);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-/* A count of elements that each take at least `min_bytes` more of the blob. */
-static int get_count(Reader *r, size_t min_bytes, const char *what)
-{
-    int64_t n = get_i64(r);
-    if (!r->failed && (n < 0 || n > INT32_MAX / 2 || (uint64_t)n * min_bytes > r->len - r->pos))
-        failf(r, what);
-    return r->failed ? 0 : (int)n;
-}
-
 /* A string (NULL for length -1). In the measuring pass, returns a non-NULL dummy. */
-static const char *get_str(Reader *r, int allow_none)
+static const char *get_str(RtReader *r, int allow_none)
 {
-    int64_t n = get_i64(r);
+    int64_t n = rd_i64(r);
     if (r->failed)
         return NULL;
     if (n == -1 && allow_none)
         return NULL;
     if (n < 0 || (uint64_t)n > r->len - r->pos)
-        return failf(r, "bad string length"), NULL;
+        return rd_fail(r, "bad string length"), NULL;
     if (memchr(r->b + r->pos, 0, (size_t)n))
-        return failf(r, "a string holds a NUL byte"), NULL;
+        return rd_fail(r, "a string holds a NUL byte"), NULL;
     const char *s = "";
     if (r->strings) {
         char *d = r->strings + r->nstrings;
@@ -125,14 +79,6 @@ static const char *get_str(Reader *r, int allow_none)
     return s;
 }
 
-static int64_t get_ranged(Reader *r, int64_t lo, int64_t hi, const char *what)
-{
-    int64_t v = get_i64(r);
-    if (!r->failed && (v < lo || v > hi))
-        failf(r, what);
-    return v;
-}
-
 /* ---- the format ---- */
 
 typedef struct {
@@ -141,7 +87,7 @@ typedef struct {
 
 /* One pass over the blob; with p == NULL it measures into c, else fills p (whose arrays
  * are sized by c). */
-static int read_plan(Reader *r, Counts *c, RtPlan *p)
+static int read_plan(RtReader *r, Counts *c, RtPlan *p)
 {
     static const char magic[8] = "VITPLAN";
     if (r->len < 8 || memcmp(r->b, magic, 8) != 0) {
@@ -149,24 +95,24 @@ static int read_plan(Reader *r, Counts *c, RtPlan *p)
         return 0;
     }
     r->pos = 8;
-    int64_t version = get_i64(r);
+    int64_t version = rd_i64(r);
     if (!r->failed && version != RT_PLAN_VERSION) {
         snprintf(r->err, r->errlen, "plan version %" PRId64 " is not %d, the version this runtime reads", version,
                  RT_PLAN_VERSION);
         return 0;
     }
     const char *name = get_str(r, 0);
-    int64_t resize = get_ranged(r, 0, 1 << 20, "bad resize");
-    int64_t crop = get_ranged(r, 0, 1 << 20, "bad crop");
-    int nmean = get_count(r, 8, "bad mean count");
+    int64_t resize = rd_range(r, 0, 1 << 20, "bad resize");
+    int64_t crop = rd_range(r, 0, 1 << 20, "bad crop");
+    int nmean = rd_count(r, 8, "bad mean count");
     for (int i = 0; i < nmean; i++) {
-        double v = get_f64(r);
+        double v = rd_f64(r);
         if (p)
             p->mean[i] = v;
     }
-    int nstd = get_count(r, 8, "bad std count");
+    int nstd = rd_count(r, 8, "bad std count");
     for (int i = 0; i < nstd; i++) {
-        double v = get_f64(r);
+        double v = rd_f64(r);
         if (p)
             p->std[i] = v;
     }
@@ -180,78 +126,78 @@ static int read_plan(Reader *r, Counts *c, RtPlan *p)
     c->nmean = nmean;
     c->nstd = nstd;
 
-    int nsyms = get_count(r, 16, "bad symbol count");
+    int nsyms = rd_count(r, 16, "bad symbol count");
     for (int i = 0; i < nsyms; i++) {
         const char *s = get_str(r, 0);
-        int64_t max = get_ranged(r, 1, INT32_MAX, "a symbol's maximum is out of range");
+        int64_t max = rd_range(r, 1, INT32_MAX, "a symbol's maximum is out of range");
         if (p)
             p->syms[i] = (RtSymbol){s, max};
     }
     c->nsyms = nsyms;
 
-    int nbufs = get_count(r, 56, "bad buffer count");
+    int nbufs = rd_count(r, 56, "bad buffer count");
     for (int i = 0; i < nbufs && !r->failed; i++) {
         RtBuffer b = {0};
-        b.kind = (int)get_ranged(r, 0, RT_BUF_COUNT - 1, "bad buffer kind");
-        b.dtype = (int)get_ranged(r, 0, RT_DT_COUNT - 1, "bad dtype");
-        b.rank = (int)get_ranged(r, 0, RT_MAX_RANK, "bad rank");
+        b.kind = (int)rd_range(r, 0, RT_BUF_COUNT - 1, "bad buffer kind");
+        b.dtype = (int)rd_range(r, 0, RT_DT_COUNT - 1, "bad dtype");
+        b.rank = (int)rd_range(r, 0, RT_MAX_RANK, "bad rank");
         for (int d = 0; d < b.rank && !r->failed; d++) {
-            b.dims[d].n = get_ranged(r, 0, INT32_MAX, "bad dimension");
-            b.dims[d].sym = get_ranged(r, -1, (int64_t)nsyms - 1, "bad symbol index");
+            b.dims[d].n = rd_range(r, 0, INT32_MAX, "bad dimension");
+            b.dims[d].sym = rd_range(r, -1, (int64_t)nsyms - 1, "bad symbol index");
             if (!r->failed && b.dims[d].sym >= 0 && b.dims[d].n < 1)
-                failf(r, "bad symbolic dimension");
+                rd_fail(r, "bad symbolic dimension");
         }
         b.name = get_str(r, 1);
-        b.first = get_ranged(r, -1, INT32_MAX, "bad first kernel");
-        b.last = get_ranged(r, -1, INT32_MAX, "bad last kernel");
+        b.first = rd_range(r, -1, INT32_MAX, "bad first kernel");
+        b.last = rd_range(r, -1, INT32_MAX, "bad last kernel");
         if (b.kind == RT_BUF_INPUT) {
-            b.pack = (int)get_ranged(r, 0, RT_PACK_COUNT - 1, "bad pack role");
-            b.patch = get_ranged(r, 0, 1 << 12, "bad patch size");
-            b.channels = get_ranged(r, 0, 1 << 12, "bad channel count");
-            b.images = get_ranged(r, 0, 1 << 20, "bad image count");
+            b.pack = (int)rd_range(r, 0, RT_PACK_COUNT - 1, "bad pack role");
+            b.patch = rd_range(r, 0, 1 << 12, "bad patch size");
+            b.channels = rd_range(r, 0, 1 << 12, "bad channel count");
+            b.images = rd_range(r, 0, 1 << 20, "bad image count");
         }
-        int64_t nbytes = get_ranged(r, 0, (int64_t)(r->len - r->pos), "bad data length");
+        int64_t nbytes = rd_range(r, 0, (int64_t)(r->len - r->pos), "bad data length");
         if (r->failed)
             break;
         if (r->len - r->pos < (uint64_t)nbytes)
-            return failf(r, "data runs past the end");
+            return rd_fail(r, "data runs past the end");
         b.data = r->b + r->pos;
         b.nbytes = (size_t)nbytes;
         r->pos += (size_t)nbytes;
         if (p)
             p->bufs[i] = b;
         if ((b.kind == RT_BUF_INPUT || b.kind == RT_BUF_PARAM || b.kind == RT_BUF_OUTPUT) && !b.name)
-            failf(r, "an input, parameter or output has no name");
+            rd_fail(r, "an input, parameter or output has no name");
         if (b.kind != RT_BUF_CONST && nbytes != 0)
-            failf(r, "data for a buffer that is not a constant");
+            rd_fail(r, "data for a buffer that is not a constant");
     }
     c->nbufs = nbufs;
 
-    int nkernels = get_count(r, 40, "bad kernel count");
+    int nkernels = rd_count(r, 40, "bad kernel count");
     for (int i = 0; i < nkernels && !r->failed; i++) {
         RtKernel k;
-        k.kind = (int)get_ranged(r, 0, 255, "bad kernel kind");
-        k.once = (int)get_ranged(r, 0, 1, "bad once flag");
+        k.kind = (int)rd_range(r, 0, 255, "bad kernel kind");
+        k.once = (int)rd_range(r, 0, 1, "bad once flag");
         k.label = get_str(r, 0);
-        k.flops = get_f64(r);
-        k.flops_sym = get_ranged(r, -1, (int64_t)nsyms - 1, "bad FLOP symbol");
+        k.flops = rd_f64(r);
+        k.flops_sym = rd_range(r, -1, (int64_t)nsyms - 1, "bad FLOP symbol");
         if (!r->failed && !(k.flops >= 0 && k.flops < 1e300))
-            failf(r, "bad FLOP count");
+            rd_fail(r, "bad FLOP count");
         if (p)
             p->kernels[i] = k;
     }
     c->nkernels = nkernels;
 
-    int noutputs = get_count(r, 16, "bad output count");
+    int noutputs = rd_count(r, 16, "bad output count");
     for (int i = 0; i < noutputs && !r->failed; i++) {
         const char *s = get_str(r, 0);
-        int64_t b = get_ranged(r, 0, (int64_t)nbufs - 1, "bad output buffer");
+        int64_t b = rd_range(r, 0, (int64_t)nbufs - 1, "bad output buffer");
         if (p)
             p->outputs[i] = (RtOutput){s, b};
     }
     c->noutputs = noutputs;
     if (!r->failed && r->pos != r->len)
-        failf(r, "trailing bytes");
+        rd_fail(r, "trailing bytes");
     return !r->failed;
 }
 
@@ -299,7 +245,7 @@ static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 RtPlan *rt_plan_parse(const void *blob, size_t len, char *err, size_t errlen)
 {
-    Reader r = {.b = blob, .len = len, .err = err, .errlen = errlen};
+    RtReader r = {.b = blob, .len = len, .blob = "plan", .err = err, .errlen = errlen};
     Counts c;
     if (!blob) {
         snprintf(err, errlen, "no plan");
@@ -333,7 +279,7 @@ RtPlan *rt_plan_parse(const void *blob, size_t len, char *err, size_t errlen)
     p->kernels = (RtKernel *)q, q += sizes[5];
     p->outputs = (RtOutput *)q, q += sizes[6];
     p->mem = mem;
-    Reader r2 = {.b = blob, .len = len, .err = err, .errlen = errlen, .strings = q};
+    RtReader r2 = {.b = blob, .len = len, .blob = "plan", .err = err, .errlen = errlen, .strings = q};
     if (!read_plan(&r2, &c, p)) { /* cannot happen: the same bytes parsed once */
         free(mem);
         return NULL;

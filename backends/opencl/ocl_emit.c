@@ -22,94 +22,53 @@
 
 /* ---- the section ---- */
 
-typedef struct {
-    Blob *b;
-    size_t cap;
-    bool oom;
-} W;
+static void put_str(BlobWriter *w, const char *s) { blob_put_bytes(w, s, strlen(s)); }
 
-static void put(W *w, const void *data, size_t n)
+static void put_dim(BlobWriter *w, Dim d)
 {
-    if (w->oom)
-        return;
-    if (w->b->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->b->len + n)
-            cap *= 2;
-        uint8_t *d = ir_realloc(w->b->data, cap);
-        if (!d) {
-            w->oom = true;
-            return;
-        }
-        w->b->data = d;
-        w->cap = cap;
-    }
-    if (n)
-        memcpy(w->b->data + w->b->len, data, n);
-    w->b->len += n;
-}
-
-static void put_i64(W *w, int64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)((uint64_t)v >> (8 * i));
-    put(w, b, 8);
-}
-
-static void put_bytes(W *w, const void *d, size_t n)
-{
-    put_i64(w, (int64_t)n);
-    put(w, d, n);
-}
-
-static void put_str(W *w, const char *s) { put_bytes(w, s, strlen(s)); }
-
-static void put_dim(W *w, Dim d)
-{
-    put_i64(w, d.n);
-    put_i64(w, dim_is_const(d) ? -1 : d.sym);
+    blob_put_i64(w, d.n);
+    blob_put_i64(w, dim_is_const(d) ? -1 : d.sym);
 }
 
 bool ocl_serialize(const OclModule *m, Blob *out, IrError *err)
 {
-    W w = {out, 0, false};
+    BlobWriter w = {out, 0, false};
     out->data = NULL;
     out->len = 0;
-    put(&w, "VITOCL\0\0", 8);
-    put_i64(&w, RT_OCL_VERSION);
+    blob_put(&w, "VITOCL\0\0", 8);
+    blob_put_i64(&w, RT_OCL_VERSION);
     put_str(&w, m->platform);
     put_str(&w, m->device);
     put_str(&w, m->driver);
     put_str(&w, m->options);
-    put_i64(&w, m->nprogs);
+    blob_put_i64(&w, m->nprogs);
     for (int32_t i = 0; i < m->nprogs; i++) {
         put_str(&w, m->progs[i].name);
         put_str(&w, m->progs[i].source);
-        put_bytes(&w, m->progs[i].binary, m->progs[i].binary ? m->progs[i].nbinary : 0);
+        blob_put_bytes(&w, m->progs[i].binary, m->progs[i].binary ? m->progs[i].nbinary : 0);
     }
-    put_i64(&w, m->nxbufs);
+    blob_put_i64(&w, m->nxbufs);
     for (int32_t i = 0; i < m->nxbufs; i++) {
-        put_i64(&w, m->xbufs[i].kind);
-        put_i64(&w, m->xbufs[i].dt);
+        blob_put_i64(&w, m->xbufs[i].kind);
+        blob_put_i64(&w, m->xbufs[i].dt);
         put_dim(&w, m->xbufs[i].size);
     }
-    put_i64(&w, m->nlaunches);
+    blob_put_i64(&w, m->nlaunches);
     for (int32_t i = 0; i < m->nlaunches; i++) {
         const OclLaunch *l = &m->launches[i];
-        put_i64(&w, l->program);
-        put_i64(&w, l->kernel);
-        put_i64(&w, l->once);
-        put_i64(&w, l->local);
-        put_i64(&w, l->nglobal);
+        blob_put_i64(&w, l->program);
+        blob_put_i64(&w, l->kernel);
+        blob_put_i64(&w, l->once);
+        blob_put_i64(&w, l->local);
+        blob_put_i64(&w, l->nglobal);
         for (int32_t f = 0; f < l->nglobal; f++) {
             put_dim(&w, l->global[f].d);
-            put_i64(&w, l->global[f].div);
+            blob_put_i64(&w, l->global[f].div);
         }
-        put_i64(&w, l->nargs);
+        blob_put_i64(&w, l->nargs);
         for (int32_t a = 0; a < l->nargs; a++) {
-            put_i64(&w, l->args[a].kind);
-            put_i64(&w, l->args[a].value);
+            blob_put_i64(&w, l->args[a].kind);
+            blob_put_i64(&w, l->args[a].value);
         }
     }
     if (w.oom) {

@@ -35,6 +35,10 @@ char *tool_read_file(const char *path, size_t *len);
  * (and *i advanced past a separate value). Reports a missing value on stderr and sets
  * *bad. */
 bool tool_opt(int argc, char **argv, int *i, const char *name, const char **value, bool *bad);
+/* The value v of option `opt` of `vitc CMD` as an integer in [lo, hi] (decimal), or as a
+ * seed (any unsigned 64-bit decimal): true with *out set, else false, reported on stderr. */
+bool tool_int_arg(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
+bool tool_seed_arg(const char *cmd, const char *v, uint64_t *out);
 /* Reports a bad command line of `vitc CMD` on stderr ("vitc CMD: error: ...", then where the
  * help is) and returns 2, the exit status for bad usage. */
 int tool_bad_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

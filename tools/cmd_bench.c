@@ -76,18 +76,6 @@ static double median_of(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static bool parse_int(const char *opt, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long k = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || k < lo || k > hi) {
-        ERR("%s needs an integer from %d to %d, got '%s'\n", opt, lo, hi, v ? v : "");
-        return false;
-    }
-    *out = (int)k;
-    return true;
-}
-
 static const char usage[] =
     "usage: vitc bench MODEL.so [--weights W.safetensors] [--batch N] [--threads T] [--repeat R]\n"
     "                  [--warmup W] [--top K]\n";
@@ -114,15 +102,15 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         } else if (tool_opt(argc, argv, &i, "--weights", &v, &bad)) {
             a->weights = v;
         } else if (tool_opt(argc, argv, &i, "--batch", &v, &bad)) {
-            bad = bad || !parse_int("--batch", v, 1, 4096, &a->batch);
+            bad = bad || !tool_int_arg("bench", "--batch", v, 1, 4096, &a->batch);
         } else if (tool_opt(argc, argv, &i, "--threads", &v, &bad)) {
-            bad = bad || !parse_int("--threads", v, 1, 1024, &a->threads);
+            bad = bad || !tool_int_arg("bench", "--threads", v, 1, 1024, &a->threads);
         } else if (tool_opt(argc, argv, &i, "--repeat", &v, &bad)) {
-            bad = bad || !parse_int("--repeat", v, 1, 100000, &a->repeat);
+            bad = bad || !tool_int_arg("bench", "--repeat", v, 1, 100000, &a->repeat);
         } else if (tool_opt(argc, argv, &i, "--warmup", &v, &bad)) {
-            bad = bad || !parse_int("--warmup", v, 0, 100000, &a->warmup);
+            bad = bad || !tool_int_arg("bench", "--warmup", v, 0, 100000, &a->warmup);
         } else if (tool_opt(argc, argv, &i, "--top", &v, &bad)) {
-            bad = bad || !parse_int("--top", v, 0, 100000, &a->top);
+            bad = bad || !tool_int_arg("bench", "--top", v, 0, 100000, &a->top);
         } else if (argv[i][0] == '-') {
             ERR("unknown option '%s'\n", argv[i]);
             bad = true;

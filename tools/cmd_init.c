@@ -13,7 +13,6 @@
  * normals come from Box–Muller in pairs, r = √(-2 ln u1), z = r cos(2π u2) then r sin(2π u2).
  * The metadata records {"format": "pt", "vitc_model": NAME, "vitc_seed": N}.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -212,12 +211,7 @@ int cmd_init(int argc, char **argv)
         } else if (tool_opt(argc, argv, &i, "-o", &v, &bad) || tool_opt(argc, argv, &i, "--output", &v, &bad)) {
             out = v;
         } else if (tool_opt(argc, argv, &i, "--seed", &v, &bad)) {
-            char *end;
-            errno = 0;
-            if (v && (!*v || *v == '-' || (o.seed = strtoull(v, &end, 10), errno || *end))) {
-                fprintf(stderr, "vitc: init: error: --seed needs a non-negative integer, got '%s'\n", v);
-                bad = true;
-            }
+            bad = bad || !tool_seed_arg("init", v, &o.seed);
         } else if (tool_opt(argc, argv, &i, "--dtype", &v, &bad)) {
             if (v && !(dtype_from_name(v, strlen(v), &o.dtype) && dtype_is_float(o.dtype))) {
                 fprintf(stderr, "vitc: init: error: --dtype must be f32, f16 or bf16, got '%s'\n", v);

@@ -81,13 +81,7 @@ static int parse_args(int argc, char **argv, RunArgs *a)
         } else if (tool_opt(argc, argv, &i, "--save-outputs", &v, &bad)) {
             a->save = v;
         } else if (tool_opt(argc, argv, &i, "--top", &v, &bad)) {
-            char *end;
-            long k = v ? strtol(v, &end, 10) : 0;
-            if (v && (!*v || *end || k < 1 || k > 1000000)) {
-                ERR("--top needs a positive integer, got '%s'\n", v);
-                bad = true;
-            }
-            a->top = (int)k;
+            bad = bad || !tool_int_arg("run", "--top", v, 1, 1000000, &a->top);
         } else if (strncmp(s, "-I", 2) == 0 && s[2]) {
             a->dirs[a->ndirs++] = s + 2;
         } else if (tool_opt(argc, argv, &i, "-I", &v, &bad)) {

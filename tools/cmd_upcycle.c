@@ -17,7 +17,6 @@
  * is an error naming the parameter and what was expected: the two models do not
  * correspond. Tensors keep the dense file's dtype; routers take their declared dtype.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -262,12 +261,7 @@ int cmd_upcycle(int argc, char **argv)
         } else if (tool_opt(argc, argv, &i, "--to", &v, &bad)) {
             moe = v;
         } else if (tool_opt(argc, argv, &i, "--seed", &v, &bad)) {
-            char *end;
-            errno = 0;
-            if (v && (!*v || *v == '-' || (seed = strtoull(v, &end, 10), errno || *end))) {
-                fprintf(stderr, "vitc: upcycle: error: --seed needs a non-negative integer, got '%s'\n", v);
-                bad = true;
-            }
+            bad = bad || !tool_seed_arg("upcycle", v, &seed);
         } else if (strncmp(a, "-I", 2) == 0 && a[2]) {
             dirs[ndirs++] = a + 2;
         } else if (tool_opt(argc, argv, &i, "-I", &v, &bad)) {

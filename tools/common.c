@@ -92,6 +92,33 @@ bool tool_opt(int argc, char **argv, int *i, const char *name, const char **valu
     return true;
 }
 
+bool tool_int_arg(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long k = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || k < lo || k > hi) {
+        fprintf(stderr, "vitc: %s: error: %s needs an integer from %d to %d, got '%s'\n", cmd, opt, lo, hi,
+                v ? v : "");
+        return false;
+    }
+    *out = (int)k;
+    return true;
+}
+
+bool tool_seed_arg(const char *cmd, const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long k = v && *v && *v != '-' ? strtoull(v, &end, 10) : 0;
+    if (!v || !*v || *v == '-' || errno || *end) {
+        fprintf(stderr, "vitc: %s: error: --seed needs a non-negative integer, got '%s'\n", cmd, v ? v : "");
+        return false;
+    }
+    *out = (uint64_t)k;
+    return true;
+}
+
 int tool_bad_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

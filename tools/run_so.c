@@ -48,18 +48,6 @@ static const char usage_line[] =
     "usage: vitc run MODEL.so [--weights W.safetensors] IMAGE... [--top K] [--threads N] [--repeat R]\n"
     "                [--truth LABELS.txt] [--no-resize]\n";
 
-static bool parse_int(const char *opt, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long k = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || k < lo || k > hi) {
-        ERR("%s needs an integer from %d to %d, got '%s'\n", opt, lo, hi, v ? v : "");
-        return false;
-    }
-    *out = (int)k;
-    return true;
-}
-
 /* 0 go on, 1 help printed, 2 bad arguments */
 static int parse_args(int argc, char **argv, SoArgs *a)
 {
@@ -91,13 +79,13 @@ static int parse_args(int argc, char **argv, SoArgs *a)
         } else if (tool_opt(argc, argv, &i, "--weights", &v, &bad)) {
             a->weights = v;
         } else if (tool_opt(argc, argv, &i, "--top", &v, &bad)) {
-            bad = bad || !parse_int("--top", v, 1, 1000000, &a->top);
+            bad = bad || !tool_int_arg("run", "--top", v, 1, 1000000, &a->top);
         } else if (tool_opt(argc, argv, &i, "--truth", &v, &bad)) {
             a->truth = v;
         } else if (tool_opt(argc, argv, &i, "--threads", &v, &bad)) {
-            bad = bad || !parse_int("--threads", v, 1, 1024, &a->threads);
+            bad = bad || !tool_int_arg("run", "--threads", v, 1, 1024, &a->threads);
         } else if (tool_opt(argc, argv, &i, "--repeat", &v, &bad)) {
-            bad = bad || !parse_int("--repeat", v, 1, 1000000, &a->repeat);
+            bad = bad || !tool_int_arg("run", "--repeat", v, 1, 1000000, &a->repeat);
         } else if (s[0] == '-' && s[1]) {
             ERR("unknown option '%s'\n", s);
             bad = true;

@@ -275,6 +275,9 @@ static void test_command(void **state)
     assert_int_equal(run_init(1, (const char *[]){"init"}), 2);
     assert_int_equal(run_init(2, (const char *[]){"init", vir}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--seed=x"}), 2);
+    assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--seed=-1"}), 2);
+    assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--seed=18446744073709551616"}), 2);
+    assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--seed="}), 2);
     assert_int_equal(run_init(6, (const char *[]){"init", vir, "-o", out, "--dtype", "i32"}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--what"}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, vir, "-o", out}), 2);

@@ -7,6 +7,7 @@
 #include "../ir/interp.h"
 #include "../ir/ir.h"
 #include "../runtime/safetensors.h"
+#include "../runtime/vitrt.h"
 
 /* Each subcommand: argv[0] is its name; returns the process exit status. */
 int cmd_bench(int argc, char **argv);
@@ -17,6 +18,22 @@ int cmd_run(int argc, char **argv);
 int cmd_upcycle(int argc, char **argv);
 /* `vitc run model.so ...`: runs a compiled shared object through its C ABI (run_so.c). */
 int run_shared_object(int argc, char **argv);
+
+/* A model compiled by vitc, loaded through its C ABI (load_so.c). */
+typedef struct {
+    void *handle;
+    vit_model *(*open)(const char *, char *, size_t);
+    int (*info)(const vit_model *, struct vit_info *);
+    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
+    void (*set_threads)(vit_model *, int);
+    int (*set_option)(vit_model *, const char *, int); /* NULL: a .so before ABI 2 */
+    void (*close)(vit_model *);
+} ToolSo;
+/* dlopens the model at path (RTLD_LOCAL) and resolves its vit_* functions, after checking
+ * that the file's segments lie within it (a truncated .so would fault inside dlopen).
+ * false with the error reported on stderr as `vitc CMD`'s. */
+bool tool_load_so(const char *cmd, const char *path, ToolSo *so);
+void tool_unload_so(ToolSo *so);
 
 /* The measured FMA peak of this machine in FLOP/s on `threads` threads at once (peak.c:
  * independent FMA chains on the widest vectors the CPU has), and which loop that was. */

@@ -24,14 +24,12 @@
  * Exit status: 0, 1 for errors, 2 for bad usage.
  */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../runtime/rt_internal.h"
-#include "../runtime/vitrt.h"
 #include "cmd.h"
 #include "plan.h"
 
@@ -431,46 +429,28 @@ int cmd_bench(int argc, char **argv)
     char *saved = getenv("VIT_PROFILE") ? strdup(getenv("VIT_PROFILE")) : NULL;
     setenv("VIT_PROFILE", profpath, 1);
     int rc = 1;
-    char sopath[4200]; /* dlopen searches the library path for a name without a slash */
-    snprintf(sopath, sizeof sopath, "%s%s", strchr(a.so, '/') ? "" : "./", a.so);
-    void *h = dlopen(sopath, RTLD_NOW | RTLD_LOCAL);
-    vit_model *(*open)(const char *, char *, size_t) = NULL;
-    int (*info)(const vit_model *, struct vit_info *) = NULL;
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t) = NULL;
-    void (*set_threads)(vit_model *, int) = NULL;
-    void (*close_)(vit_model *) = NULL;
+    ToolSo so;
     vit_model *m = NULL;
     float *pixels = NULL, *out = NULL;
     vit_image *imgs = NULL;
     double *runs = NULL, *cpu = NULL;
-    if (!h) {
-        ERR("cannot load '%s': %s\n", a.so, dlerror());
+    if (!tool_load_so("bench", a.so, &so))
         goto done;
-    }
-    *(void **)&open = dlsym(h, "vit_open");
-    *(void **)&info = dlsym(h, "vit_info");
-    *(void **)&run = dlsym(h, "vit_run");
-    *(void **)&set_threads = dlsym(h, "vit_set_threads");
-    *(void **)&close_ = dlsym(h, "vit_close");
-    if (!open || !info || !run || !set_threads || !close_) {
-        ERR("'%s' does not export the vit_* ABI (runtime/vitrt.h)\n", a.so);
-        goto done;
-    }
     char err[512];
     double t_open = now();
-    if (!(m = open(a.weights, err, sizeof err))) {
+    if (!(m = so.open(a.weights, err, sizeof err))) {
         ERR("%s\n", err);
         goto done;
     }
     t_open = now() - t_open;
     if (a.threads)
-        set_threads(m, a.threads);
+        so.set_threads(m, a.threads);
     int threads = a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     const char *env = getenv("VIT_NUM_THREADS");
     if (!a.threads && env && atoi(env) >= 1)
         threads = atoi(env);
     struct vit_info vi;
-    info(m, &vi);
+    so.info(m, &vi);
     if (vi.height <= 0 || vi.width <= 0) {
         ERR("the model takes images of any size (NaViT): bench needs a fixed size\n");
         goto done;
@@ -508,7 +488,7 @@ int cmd_bench(int argc, char **argv)
     printf("\n");
     for (int r = 0; r < a.warmup + a.repeat; r++) {
         double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        if (run(m, imgs, a.batch, out, err, sizeof err) != 0) {
+        if (so.run(m, imgs, a.batch, out, err, sizeof err) != 0) {
             ERR("%s\n", err);
             goto done;
         }
@@ -519,7 +499,7 @@ int cmd_bench(int argc, char **argv)
     }
     qsort(runs, (size_t)a.repeat, sizeof *runs, cmp_double);
     qsort(cpu, (size_t)a.repeat, sizeof *cpu, cmp_double);
-    close_(m); /* writes the profile */
+    so.close(m); /* writes the profile */
     m = NULL;
     int nk = 0;
     Kern *k = read_profile(profpath, &nk);
@@ -537,9 +517,8 @@ int cmd_bench(int argc, char **argv)
     rc = 0;
 done:
     if (m)
-        close_(m);
-    if (h)
-        dlclose(h);
+        so.close(m);
+    tool_unload_so(&so);
     unlink(profpath);
     if (saved) {
         setenv("VIT_PROFILE", saved, 1);

@@ -16,26 +16,15 @@
  *
  * Exit status: 0 success, 1 errors, 2 bad command-line usage.
  */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../runtime/vitrt.h"
 #include "cmd.h"
 #include "image.h"
 
 #define ERR(...) fprintf(stderr, "vitc: run: error: " __VA_ARGS__)
-
-typedef struct {
-    vit_model *(*open)(const char *, char *, size_t);
-    int (*info)(const vit_model *, struct vit_info *);
-    int (*run)(vit_model *, const vit_image *, int, float *, char *, size_t);
-    void (*set_threads)(vit_model *, int);
-    int (*set_option)(vit_model *, const char *, int); /* NULL: a .so before ABI 2 */
-    void (*close)(vit_model *);
-} Api;
 
 typedef struct {
     const char *so, *weights, *truth;
@@ -106,32 +95,6 @@ static int parse_args(int argc, char **argv, SoArgs *a)
     if (bad)
         fputs(usage_line, stderr);
     return bad ? 2 : 0;
-}
-
-static void *open_so(const char *path, Api *api)
-{
-    char buf[4096];
-    if (!strchr(path, '/')) /* dlopen would search the library path */
-        snprintf(buf, sizeof buf, "./%s", path);
-    else
-        snprintf(buf, sizeof buf, "%s", path);
-    void *h = dlopen(buf, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        ERR("cannot load '%s': %s\n", path, dlerror());
-        return NULL;
-    }
-    *(void **)&api->open = dlsym(h, "vit_open");
-    *(void **)&api->info = dlsym(h, "vit_info");
-    *(void **)&api->run = dlsym(h, "vit_run");
-    *(void **)&api->set_threads = dlsym(h, "vit_set_threads");
-    *(void **)&api->close = dlsym(h, "vit_close");
-    *(void **)&api->set_option = dlsym(h, "vit_set_option");
-    if (!api->open || !api->info || !api->run || !api->set_threads || !api->close) {
-        ERR("'%s' is not a model compiled by vitc (it lacks the vit_* functions of vitrt.h)\n", path);
-        dlclose(h);
-        return NULL;
-    }
-    return h;
 }
 
 /* Prepares every image as the model's input; false with a message. A NaViT model (height
@@ -322,7 +285,7 @@ static void print_results(const SoArgs *a, const struct vit_info *in, const floa
     }
 }
 
-static int run(const SoArgs *a, const Api *api)
+static int run(const SoArgs *a, const ToolSo *api)
 {
     char err[1024];
     int rc = 1;
@@ -395,11 +358,9 @@ int run_shared_object(int argc, char **argv)
     if (rc == 1) { /* --help */
         rc = 0;
     } else if (rc == 0) {
-        Api api;
-        void *h = open_so(a.so, &api);
-        rc = h ? run(&a, &api) : 1;
-        if (h)
-            dlclose(h);
+        ToolSo so;
+        rc = tool_load_so("run", a.so, &so) ? run(&a, &so) : 1;
+        tool_unload_so(&so);
     }
     ir_free(a.images);
     return rc;

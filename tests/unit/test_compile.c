@@ -8,6 +8,7 @@
  * Models are compiled by running the vitc under test (VITC_BIN) into the build dir.
  */
 #include <dlfcn.h>
+#include <elf.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,6 +349,26 @@ static void test_run_so(void **state)
     assert_int_equal(so_sh("'%s' run '%s/nosuch.so' '%s/tests/reference/images/img0.png' 2>/dev/null", v, out_dir, s), 1);
     assert_int_equal(so_sh("'%s' run '%s' 2>/dev/null", v, so), 2);
     assert_int_equal(so_sh("'%s' run '%s' --top 0 x.png 2>/dev/null", v, so), 2);
+    /* a truncated .so: a message, never a SIGBUS inside dlopen (load_so.c) */
+    char cut[4200], errs[4200];
+    out_path(cut, sizeof cut, "labelled_cut.so");
+    out_path(errs, sizeof errs, "labelled_cut.err");
+    assert_int_equal(so_sh("head -c 20000 '%s' > '%s'", so, cut), 0);
+    assert_int_equal(so_sh("'%s' run '%s' '%s/tests/reference/images/img0.png' 2> '%s'", v, cut, s, errs), 1);
+    assert_int_equal(
+        so_sh("grep -q \"run: error: '.*labelled_cut.so' is truncated or corrupt: its section headers\" '%s'", errs),
+        0);
+    assert_int_equal(so_sh("'%s' bench '%s' 2>/dev/null", v, cut), 1);
+    /* the same without its section headers (e_shnum = 0): the segments past the end */
+    FILE *cf = fopen(cut, "r+b");
+    assert_non_null(cf);
+    uint16_t zero = 0;
+    assert_int_equal(fseek(cf, (long)offsetof(Elf64_Ehdr, e_shnum), SEEK_SET), 0);
+    assert_int_equal(fwrite(&zero, sizeof zero, 1, cf), 1);
+    fclose(cf);
+    assert_int_equal(so_sh("'%s' run '%s' '%s/tests/reference/images/img0.png' 2> '%s'", v, cut, s, errs), 1);
+    assert_int_equal(so_sh("grep -q 'is truncated or corrupt: its segment [0-9]* ends at byte [0-9]*, past its end "
+                           "(20000 bytes)' '%s'", errs), 0);
 }
 
 /* `vitc bench`: where the time goes, by kind, by layer (named after the parameters:

@@ -29,6 +29,7 @@ _Static_assert(SAME(PACK_NONE, RT_PACK_NONE) && SAME(PACK_PATCHES, RT_PACK_PATCH
                "the pack roles and RT_PACK_* differ");
 #undef SAME
 _Static_assert(IR_MAX_RANK <= RT_MAX_RANK, "ranks");
+_Static_assert(PLAN_MAX_BUFFER_BYTES == RT_MAX_BUFFER_BYTES, "the largest buffer");
 
 static const char *const kind_names[KK_COUNT] = {
 #define KK_NAME(id, name) #name,

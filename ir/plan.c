@@ -16,6 +16,8 @@
  * kernel's expression by inlining VIRTUAL operands; every load is a view broadcast to the
  * kernel's output shape.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "interp.h"
@@ -926,6 +928,45 @@ static void fold_parameter_kernels(Plan *p)
 
 Plan *plan_build(const Graph *g, IrError *err) { return plan_build_opts(g, NULL, err); }
 
+/* Every buffer within PLAN_MAX_BUFFER_BYTES with the symbols at their maxima: a model that
+ * asks for more (a typo in a shape, a symbol's maximum far too large) is refused here, at
+ * its value's location, rather than by the runtime that would load it. */
+static bool check_sizes(Ctx *c)
+{
+    const Graph *g = c->g;
+    for (int32_t i = 0; i < c->p->nbufs; i++) {
+        const Buffer *b = &c->p->bufs[i];
+        int64_t bytes = (int64_t)dtype_size(b->dt);
+        bool over = false;
+        for (int d = 0; d < b->shape.rank && !over; d++) {
+            Dim x = b->shape.d[d];
+            int64_t e = x.n;
+            over = (!dim_is_const(x) && __builtin_mul_overflow(e, g->syms[x.sym].max, &e)) ||
+                   __builtin_mul_overflow(bytes, e, &bytes) || bytes > PLAN_MAX_BUFFER_BYTES;
+        }
+        if (!over)
+            continue;
+        char type[160] = "", where[160] = "";
+        bool known = b->value >= 0 && b->value < g->nvalues;
+        FILE *f = known ? fmemopen(type, sizeof type - 1, "w") : NULL;
+        if (f) {
+            ir_print_type(g, &g->values[b->value].type, f);
+            fclose(f);
+        }
+        const Loc *l = known ? &g->nodes[g->values[b->value].node].loc : NULL;
+        if (l && l->file)
+            snprintf(where, sizeof where, " at %s:%d:%d", l->file, l->line, l->col);
+        if (c->err)
+            snprintf(c->err->msg, sizeof c->err->msg,
+                     "the value%s, %s, takes more than %" PRId64 " TiB with every symbol at its declared "
+                     "maximum, more than one buffer may hold (lower the maximum or the shape)",
+                     where, type, PLAN_MAX_BUFFER_BYTES >> 40);
+        c->failed = true;
+        return false;
+    }
+    return true;
+}
+
 Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err)
 {
     Plan *p = ir_calloc(1, sizeof *p);
@@ -963,7 +1004,7 @@ Plan *plan_build_opts(const Graph *g, const PlanOptions *o, IrError *err)
         c.ew_users_only[g->outputs[i].value] = false;
     }
     prepass_virtual(&c);
-    if (!decide(&c) || !emit(&c) || !place_outputs(&c)) {
+    if (!decide(&c) || !emit(&c) || !place_outputs(&c) || !check_sizes(&c)) {
         plan_free(p);
         return NULL;
     }

@@ -252,6 +252,9 @@ size_t plan_kernel_scope(const Plan *p, int32_t k, char *buf, size_t n);
 size_t plan_scope_layer(const char *scope);
 /* The element count of a dimension/shape under a binding. */
 int64_t plan_dim(Dim d, const int64_t *bind);
+/* The most bytes one buffer may take with every symbol at its maximum: plan_build refuses a
+ * larger one, the runtime (rt_plan.c, RT_MAX_BUFFER_BYTES) a plan that holds one. 64 TiB. */
+#define PLAN_MAX_BUFFER_BYTES ((int64_t)1 << 46)
 
 /* The symbols of p's graph (at most 64) bound from the inputs' shapes into bind[0..nsyms),
  * 1 for a symbol no input binds; false with err when an input is missing, of another rank,

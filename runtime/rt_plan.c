@@ -215,7 +215,7 @@ static int check_plan(const RtPlan *p, char *err, size_t errlen)
     for (int i = 0; i < p->nbufs && ok; i++) {
         const RtBuffer *b = &p->bufs[i];
         int64_t bytes = rt_buffer_bytes(b, max);
-        if (bytes < 0 || bytes > ((int64_t)1 << 46)) {
+        if (bytes < 0 || bytes > RT_MAX_BUFFER_BYTES) {
             snprintf(err, errlen, "corrupt plan: buffer %d is too large", i);
             ok = 0;
         } else if (b->first >= p->nkernels || b->last >= p->nkernels) {

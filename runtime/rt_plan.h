@@ -40,6 +40,8 @@
 
 #define RT_PLAN_VERSION 2 /* 2: the pack fields of inputs */
 #define RT_MAX_RANK 8
+/* the most bytes one buffer takes with every symbol at its maximum (64 TiB) */
+#define RT_MAX_BUFFER_BYTES ((int64_t)1 << 46)
 
 enum { RT_ERR_NONE, RT_ERR_INDEX /* a gather index out of range */ };
 

@@ -234,6 +234,8 @@ static bool leaf(MaskMatch *m, int32_t v)
         double c;
         int64_t count;
         if (n->op == OP_EQ && from_end(&s) == -1 && slot_index(g, other, &count, 0)) {
+            if (count < 1) /* no slot: nothing to reduce into (segment_reduce needs one) */
+                return whyf(m, "the term %s compares segment ids with an empty slot index", where(g, v, w, sizeof w));
             m->terms |= T_SLOT;
             m->slots = count;
             return true;

@@ -252,8 +252,19 @@ static int by_sec(const void *a, const void *b)
     return x > y ? -1 : x < y;
 }
 
-static void print_groups(const char *title, Group *gs, int n, double total, double peak)
+typedef void (*KeyFn)(const Kern *e, char *key, size_t n);
+
+/* The kernels of order[0..nrun) grouped by key_of (gs: room for nrun groups), the groups
+ * printed slowest first under title. */
+static void print_groups(const char *title, KeyFn key_of, Kern *const *order, int nrun, int calls_per_run, Group *gs,
+                         double total, double peak)
 {
+    char key[512];
+    int n = 0;
+    for (int i = 0; i < nrun; i++) {
+        key_of(order[i], key, sizeof key);
+        n = group_add(gs, n, key, order[i]->per_run, order[i]->flops * calls_per_run);
+    }
     qsort(gs, (size_t)n, sizeof *gs, by_sec);
     int w = 42; /* the keys' column: as wide as the longest */
     for (int i = 0; i < n; i++)
@@ -265,6 +276,9 @@ static void print_groups(const char *title, Group *gs, int n, double total, doub
                total > 0 ? 100 * gs[i].sec / total : 0.0, gs[i].kernels, gf, peak > 0 ? 100 * gf * 1e9 / peak : 0.0);
     }
 }
+
+/* A kernel's kind ("gemm"). */
+static void kind_key(const Kern *e, char *key, size_t n) { snprintf(key, n, "%s", e->kind); }
 
 /* A kernel's layer ("blocks.0" of "blocks.0.attn.qkv"), else its source location. */
 static void layer_key(const Kern *e, char *key, size_t n)
@@ -350,23 +364,9 @@ static void report(const BenchArgs *a, Kern *k, int nk, int calls_per_run, const
     if (threads == 1) /* time the OS gave to others does not count: the code's own efficiency */
         printf(" -> %.1f GFLOP per CPU-second = %.1f%% of the FMA loop's %.1f per CPU-second\n",
                flops / cpu_sec * 1e-9, peakc > 0 ? 100 * flops / cpu_sec / peakc : 0.0, peakc * 1e-9);
-    int n = 0;
-    for (int i = 0; i < nrun; i++)
-        n = group_add(gs, n, order[i]->kind, order[i]->per_run, order[i]->flops * calls_per_run);
-    print_groups("by kernel kind", gs, n, total, peakt);
-    char key[512];
-    n = 0;
-    for (int i = 0; i < nrun; i++) {
-        layer_key(order[i], key, sizeof key);
-        n = group_add(gs, n, key, order[i]->per_run, order[i]->flops * calls_per_run);
-    }
-    print_groups("by layer", gs, n, total, peakt);
-    n = 0;
-    for (int i = 0; i < nrun; i++) {
-        operation_key(order[i], key, sizeof key);
-        n = group_add(gs, n, key, order[i]->per_run, order[i]->flops * calls_per_run);
-    }
-    print_groups("by operation (all layers)", gs, n, total, peakt);
+    print_groups("by kernel kind", kind_key, order, nrun, calls_per_run, gs, total, peakt);
+    print_groups("by layer", layer_key, order, nrun, calls_per_run, gs, total, peakt);
+    print_groups("by operation (all layers)", operation_key, order, nrun, calls_per_run, gs, total, peakt);
     qsort(order, (size_t)nrun, sizeof *order, by_per_run);
     int top = a->top < nrun ? a->top : nrun;
     if (top > 0) {

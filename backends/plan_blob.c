@@ -31,12 +31,6 @@ _Static_assert(SAME(PACK_NONE, RT_PACK_NONE) && SAME(PACK_PATCHES, RT_PACK_PATCH
 _Static_assert(IR_MAX_RANK <= RT_MAX_RANK, "ranks");
 _Static_assert(PLAN_MAX_BUFFER_BYTES == RT_MAX_BUFFER_BYTES, "the largest buffer");
 
-static const char *const kind_names[KK_COUNT] = {
-#define KK_NAME(id, name) #name,
-    KERNEL_KINDS(KK_NAME)
-#undef KK_NAME
-};
-
 void blob_put(BlobWriter *w, const void *data, size_t n)
 {
     if (w->oom || n == 0)
@@ -239,13 +233,9 @@ static void put_kernels(BlobWriter *w, const Plan *p)
     blob_put_i64(w, p->nkernels);
     for (int32_t i = 0; i < p->nkernels; i++) {
         const Kernel *k = &p->kernels[i];
-        const Node *n = k->node >= 0 && k->node < p->g->nnodes ? &p->g->nodes[k->node] : NULL;
-        char label[768], scope[256];
-        int len = snprintf(label, sizeof label, "k%d %s", i, kind_names[k->kind]);
-        if (n && n->loc.file)
-            len += snprintf(label + len, sizeof label - (size_t)len, " %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
-        if (plan_kernel_scope(p, i, scope, sizeof scope) > 0 && len > 0 && (size_t)len < sizeof label)
-            snprintf(label + len, sizeof label - (size_t)len, " [%s]", scope);
+        char label[800], where[768];
+        plan_kernel_where(p, i, where, sizeof where);
+        snprintf(label, sizeof label, "k%d %s%s", i, plan_kind_name(k->kind), where);
         Flops f = kernel_flops(p->g, k);
         blob_put_i64(w, k->kind);
         blob_put_i64(w, k->once);

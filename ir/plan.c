@@ -1027,13 +1027,22 @@ void plan_free(Plan *p)
 
 /* ---- printing ---- */
 
-static const char *const kind_names[KK_COUNT] = {
+const char *plan_kind_name(int kind)
+{
+    static const char *const names[KK_COUNT] = {
 #define KK_NAME(id, name) #name,
-    KERNEL_KINDS(KK_NAME)
+        KERNEL_KINDS(KK_NAME)
 #undef KK_NAME
-};
+    };
+    return kind >= 0 && kind < KK_COUNT ? names[kind] : "?";
+}
 
-static const char *const buf_kinds[] = {"input", "param", "const", "output", "temp", "folded"};
+const char *plan_buf_kind_name(int kind)
+{
+    static const char *const names[] = {"input", "param", "const", "output", "temp", "folded"};
+    _Static_assert(sizeof names / sizeof names[0] == BUF_FOLDED + 1, "a name per BufKind");
+    return kind >= 0 && kind <= BUF_FOLDED ? names[kind] : "?";
+}
 
 static void print_view(const Plan *p, const View *v, FILE *out)
 {
@@ -1091,7 +1100,7 @@ void plan_print(const Plan *p, FILE *out)
     for (int32_t i = 0; i < p->nbufs; i++) {
         const Buffer *b = &p->bufs[i];
         ir_format_shape(p->g, &b->shape, shape, sizeof shape);
-        fprintf(out, "  b%d = %s %s%s", i, buf_kinds[b->kind], dtype_name(b->dt), shape);
+        fprintf(out, "  b%d = %s %s%s", i, plan_buf_kind_name(b->kind), dtype_name(b->dt), shape);
         if (b->name)
             fprintf(out, " \"%s\"", b->name);
         if (b->kind == BUF_TEMP || b->kind == BUF_OUTPUT || b->kind == BUF_FOLDED)
@@ -1100,17 +1109,11 @@ void plan_print(const Plan *p, FILE *out)
     }
     for (int32_t i = 0; i < p->nkernels; i++) {
         const Kernel *k = &p->kernels[i];
-        const Node *n = &p->g->nodes[k->node];
-        fprintf(out, "  k%d = %s%s -> ", i, kind_names[k->kind], k->once ? " (once, at load)" : "");
+        fprintf(out, "  k%d = %s%s -> ", i, plan_kind_name(k->kind), k->once ? " (once, at load)" : "");
         print_view(p, &k->out, out);
-        char scope[256];
-        bool named = plan_kernel_scope(p, i, scope, sizeof scope) > 0;
-        if (n->loc.file || named)
-            fputs("  #", out);
-        if (n->loc.file)
-            fprintf(out, " %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
-        if (named)
-            fprintf(out, " [%s]", scope);
+        char where[768];
+        if (plan_kernel_where(p, i, where, sizeof where) > 0)
+            fprintf(out, "  #%s", where);
         fputc('\n', out);
         switch (k->kind) {
         case KK_GEMM: {

@@ -238,6 +238,13 @@ void plan_free(Plan *p);
  * backends check every kernel with it before generating code (a malformed plan is an
  * internal error, never code that reads out of bounds). false with the reason in msg. */
 bool plan_kernel_check(const Plan *p, int32_t ki, char *msg, size_t n);
+/* A kernel kind's name ("gemm"), a buffer kind's ("param"); "?" out of range. */
+const char *plan_kind_name(int kind);
+const char *plan_buf_kind_name(int kind);
+/* Where kernel k comes from, as listings and profiles label it: " FILE:LINE:COL [SCOPE]"
+ * (its node's location, plan_kernel_scope), each part when known; "" when neither. Written
+ * to buf (n bytes, NUL-terminated); its length. */
+size_t plan_kernel_where(const Plan *p, int32_t k, char *buf, size_t n);
 /* Human-readable listing (`vitc dump --kernels`). */
 void plan_print(const Plan *p, FILE *out);
 /* The part of the model kernel k computes, named after the parameters it reads (ir/

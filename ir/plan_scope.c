@@ -125,3 +125,15 @@ size_t plan_kernel_scope(const Plan *p, int32_t k, char *buf, size_t n)
     buf[len] = 0;
     return len;
 }
+
+size_t plan_kernel_where(const Plan *p, int32_t k, char *buf, size_t n)
+{
+    char loc[512] = "", scope[256];
+    int32_t node = k >= 0 && k < p->nkernels ? p->kernels[k].node : -1;
+    const Loc *l = node >= 0 && node < p->g->nnodes ? &p->g->nodes[node].loc : NULL;
+    if (l && l->file)
+        snprintf(loc, sizeof loc, " %s:%d:%d", l->file, l->line, l->col);
+    bool named = plan_kernel_scope(p, k, scope, sizeof scope) > 0;
+    int len = snprintf(buf, n, "%s%s%s%s", loc, named ? " [" : "", named ? scope : "", named ? "]" : "");
+    return len <= 0 || !n ? 0 : (size_t)len < n ? (size_t)len : n - 1;
+}

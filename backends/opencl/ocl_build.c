@@ -66,18 +66,13 @@ bool ocl_device_schedule(const char *spec, OclGenOptions *o, IrError *err)
 /* "k12 gemm models/vit_b16.vit:14:7" for the first launch of program pg. */
 static void program_label(const OclModule *m, const Plan *p, int32_t pg, char *buf, size_t n)
 {
-    static const char *const kinds[KK_COUNT] = {
-#define KK_NAME(id, name) #name,
-        KERNEL_KINDS(KK_NAME)
-#undef KK_NAME
-    };
     for (int32_t i = 0; i < m->nlaunches; i++) {
         if (m->launches[i].program != pg)
             continue;
         int32_t ki = m->launches[i].kernel;
         const Kernel *k = &p->kernels[ki];
         const Loc *loc = &p->g->nodes[k->node].loc;
-        int off = snprintf(buf, n, "k%d %s%s", ki, k->kind >= 0 && k->kind < KK_COUNT ? kinds[k->kind] : "?",
+        int off = snprintf(buf, n, "k%d %s%s", ki, plan_kind_name(k->kind),
                            m->launches[i].pack ? " (packing)" : "");
         if (loc->file && off > 0 && (size_t)off < n)
             snprintf(buf + off, n - (size_t)off, " %s:%d:%d", loc->file, loc->line, loc->col);

@@ -120,7 +120,6 @@ static void json_dim(Str *s, const Plan *p, Dim d)
     }
 }
 
-static const char *const buf_kinds[] = {"input", "param", "const", "output", "temp", "folded"};
 static const char *const arg_kinds[] = {"buffer", "packed", "symbol", "error_cell", "kernel_index"};
 
 /* The file of launch l: k<i>.cl or k<i>_pack.cl. */
@@ -145,7 +144,7 @@ static void manifest(const OclModule *m, const Plan *p, Str *s)
     str_add(s, "],\n  \"buffers\": [\n");
     for (int32_t i = 0; i < p->nbufs; i++) {
         const Buffer *b = &p->bufs[i];
-        str_addf(s, "    {\"id\": %d, \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [", i, buf_kinds[b->kind],
+        str_addf(s, "    {\"id\": %d, \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [", i, plan_buf_kind_name(b->kind),
                  dtype_name(b->dt));
         for (int d = 0; d < b->shape.rank; d++) {
             str_add(s, d ? ", " : "");

@@ -407,11 +407,6 @@ static bool kernel_valid(OGen *g, int32_t ki)
     return true;
 }
 
-static const char *const kind_names[KK_COUNT] = {
-#define KK_NAME(id, name) #name,
-    KERNEL_KINDS(KK_NAME)
-#undef KK_NAME
-};
 
 bool ocl_gen_kernel(OGen *g, int32_t ki)
 {
@@ -454,5 +449,5 @@ bool ocl_gen_kernel(OGen *g, int32_t ki)
         g->args[g->nargs++] = (OclArg){RT_OCL_ARG_ERR, 0};
         g->args[g->nargs++] = (OclArg){RT_OCL_ARG_KERNEL, 0};
     }
-    return ogen_finish(g, kind_names[k->kind], k->kind, k->once, false, f, nf, g->o->gpu ? 0 : 1) >= 0;
+    return ogen_finish(g, plan_kind_name(k->kind), k->kind, k->once, false, f, nf, g->o->gpu ? 0 : 1) >= 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "safetensors.h"
 #include "st_json.h"
@@ -225,7 +226,8 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     out = fopen(path, "wb");
     if (!out)
         FAIL("cannot create '%s': %s", path, strerror(errno));
-    created = true;
+    struct stat st; /* a regular file left half written is removed; a device or FIFO is not */
+    created = fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));

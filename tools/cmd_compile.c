@@ -284,7 +284,9 @@ static bool check_weights(const Blob *blob, const uint8_t *w, size_t wlen, const
 
 /* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*; with
  * `opencl`, the OpenCL executor (libvitc_rt_ocl.a) and -lOpenCL too. */
-static bool link_so(const char *obj, const char *map, const char *out, bool verbose, bool opencl)
+/* Links obj (an object or assembly file) with the runtime into the shared object `linked`
+ * (in the temporary folder), then copies it to out (ir_copy_file: in place, checked). */
+static bool link_so(const char *obj, const char *map, const char *linked, const char *out, bool verbose, bool opencl)
 {
     char rt[4096], script[4200], rt_ocl[4096] = "";
     if (!find_runtime(rt, sizeof rt))
@@ -315,7 +317,7 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     if (!written)
         return fail("cannot write the version script '%s': %s", map, strerror(errno)), false;
     snprintf(script, sizeof script, "-Wl,--version-script=%s", map);
-    char *args[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, undefined, rt, "-lm", "-lpthread", script,
+    char *args[] = {"cc", "-shared", "-o", (char *)linked, (char *)obj, undefined, rt, "-lm", "-lpthread", script,
                     "-Wl,-z,noexecstack", "-Wl,--as-needed", NULL, NULL, NULL, NULL};
     if (opencl) { /* rt_model.c reaches the executor through weak references: pull it in */
         args[6] = "-Wl,-u,rt_ocl_open,-u,rt_ocl_run,-u,rt_ocl_close,-u,rt_ocl_present";
@@ -343,6 +345,9 @@ static bool link_so(const char *obj, const char *map, const char *out, bool verb
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return fail("linking '%s' failed (cc %s %d)", out, WIFEXITED(status) ? "exited with status" : "died of signal",
                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)), false;
+    char why[512];
+    if (!ir_copy_file(linked, out, why, sizeof why))
+        return fail("cannot write '%s': %s", out, why), false;
     return true;
 }
 
@@ -366,21 +371,23 @@ static int generate_opencl(const CompileArgs *a, const Plan *p, const Blob *blob
         return ok ? 0 : fail("%s", err.msg);
     }
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], as[4200], map[4200];
+    char dir[4096], as[4200], map[4200], linked[4200];
     snprintf(dir, sizeof dir, "%s/vitc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return fail("cannot create a temporary folder in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
     snprintf(as, sizeof as, "%s/model.s", dir);
     snprintf(map, sizeof map, "%s/exports.map", dir);
+    snprintf(linked, sizeof linked, "%s/model.so", dir);
     OclOptions oo = {a->cl_device, false};
     int rc = 1;
     if (!ocl_compile(p, blob, w, wlen, &oo, as, &err))
         fail("%s", err.msg);
-    else if (link_so(as, map, out, a->verbose, true))
+    else if (link_so(as, map, linked, out, a->verbose, true))
         rc = 0;
     ocl_compile_cleanup(as);
     unlink(as);
     unlink(map);
+    unlink(linked);
     rmdir(dir);
     return rc;
 #else
@@ -403,12 +410,13 @@ static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const
     if (a->emit != EMIT_SO)
         return llvm_compile(p, blob->data, blob->len, w, wlen, &lo, out, &err) ? 0 : fail("%s", err.msg);
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], obj[4200], map[4200];
+    char dir[4096], obj[4200], map[4200], linked[4200];
     snprintf(dir, sizeof dir, "%s/vitc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return fail("cannot create a temporary folder in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
     snprintf(obj, sizeof obj, "%s/model.o", dir);
     snprintf(map, sizeof map, "%s/exports.map", dir);
+    snprintf(linked, sizeof linked, "%s/model.so", dir);
     int rc = 1;
     const char *host = llvm_host_triple();
     if (!llvm_compile(p, blob->data, blob->len, w, wlen, &lo, obj, &err))
@@ -416,10 +424,11 @@ static int generate(const CompileArgs *a, const Plan *p, const Blob *blob, const
     else if (a->target && strncmp(a->target, host, strcspn(host, "-") + 1) != 0)
         fail("cannot link a shared object for '%s' on this host (%s): the runtime library is built for the "
              "host; use --emit=obj and link it with a runtime built for the target", a->target, host);
-    else if (link_so(obj, map, out, a->verbose, false))
+    else if (link_so(obj, map, linked, out, a->verbose, false))
         rc = 0;
     unlink(obj);
     unlink(map);
+    unlink(linked);
     rmdir(dir);
     return rc;
 #else

@@ -332,16 +332,25 @@ bool llvm_compile(const Plan *p, const uint8_t *blob, size_t blob_len, const uin
               add_bytes(ctx, mod, "vit__plan", "vit__plan_size", blob, blob ? blob_len : 0, 8, err) &&
               (!weights || add_bytes(ctx, mod, "vit__weights", "vit__weights_size", weights, weights_len, 64, err)) &&
               llvm_optimize(mod, tm, o->opt_level, err);
-    if (ok) {
-        char *msg = NULL;
+    if (ok) { /* into memory, then written in place and checked (ir_write_file) */
+        char *msg = NULL, *text = NULL, why[256];
+        LLVMMemoryBufferRef buf = NULL;
         if (o->emit == LLVM_EMIT_LLVM)
-            ok = !LLVMPrintModuleToFile(mod, path, &msg);
-        else
-            ok = !LLVMTargetMachineEmitToFile(tm, mod, (char *)path,
-                                              o->emit == LLVM_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg);
-        if (!ok)
-            fail(err, "cannot write %s: %s", path, msg ? msg : "");
+            text = LLVMPrintModuleToString(mod);
+        else if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, o->emit == LLVM_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile,
+                                                     &msg, &buf)) {
+            fail(err, "LLVM: cannot generate code: %s%s", msg ? msg : "", NULL);
+            ok = false;
+        }
+        if (ok && !(text ? ir_write_file(path, text, strlen(text), why, sizeof why)
+                         : ir_write_file(path, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), why, sizeof why))) {
+            fail(err, "cannot write '%s': %s", path, why);
+            ok = false;
+        }
+        LLVMDisposeMessage(text);
         LLVMDisposeMessage(msg);
+        if (buf)
+            LLVMDisposeMemoryBuffer(buf);
     }
     if (ok && sink.error) {
         fail(err, "LLVM: %s%s", sink.msg, NULL);

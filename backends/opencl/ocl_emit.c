@@ -84,13 +84,11 @@ bool ocl_serialize(const OclModule *m, Blob *out, IrError *err)
 
 static bool write_file(const char *path, const void *data, size_t n, IrError *err)
 {
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(data, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (!ok)
-        snprintf(err->msg, sizeof err->msg, "cannot write '%s': %s", path, strerror(errno));
-    return ok;
+    char why[256];
+    if (ir_write_file(path, data, n, why, sizeof why))
+        return true;
+    snprintf(err->msg, sizeof err->msg, "cannot write '%s': %s", path, why);
+    return false;
 }
 
 static void json_str(Str *s, const char *text)

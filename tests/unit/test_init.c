@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -282,6 +283,13 @@ static void test_command(void **state)
     assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--what"}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, vir, "-o", out}), 2);
     assert_int_equal(run_init(4, (const char *[]){"init", "/nonexistent/m.vir", "-o", out}), 1);
+    /* a full disk: an error; the output, a device, is not removed (st_write) */
+    struct stat full;
+    if (stat("/dev/full", &full) == 0 && S_ISCHR(full.st_mode)) {
+        assert_int_equal(run_init(4, (const char *[]){"init", vir, "-o", "/dev/full"}), 1);
+        assert_int_equal(stat("/dev/full", &full), 0);
+        assert_true(S_ISCHR(full.st_mode));
+    }
     assert_int_equal(access(out, F_OK), -1);
     unlink(vir);
 }

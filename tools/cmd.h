@@ -48,6 +48,8 @@ Graph *tool_load_model(const char *path, const FrontendOptions *fo, Diag *d);
 WeightSource tool_weight_source(StFile *f);
 /* Reads a whole file into a NUL-terminated buffer (ir_free it); NULL with errno set. */
 char *tool_read_file(const char *path, size_t *len);
+/* Whether paths a and b name one existing file (a link to it included). */
+bool tool_same_file(const char *a, const char *b);
 /* `--name=value` or `--name value`: true when argv[*i] is option `name`, with *value set
  * (and *i advanced past a separate value). Reports a missing value on stderr and sets
  * *bad. */

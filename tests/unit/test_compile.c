@@ -439,13 +439,21 @@ static void test_errors(void **state)
     assert_int_equal(so_sh("grep -q \"cannot write '/nonexistent-dir/m.so'\" '%s'", errs), 0);
     assert_int_equal(so_sh("'%s' compile '%s' -o '%s' 2>'%s'", v, out_dir, so, errs), 1);
     assert_int_equal(so_sh("'%s' compile '%s/no-such-model.vit' -o '%s' 2>/dev/null", v, out_dir, so), 1);
+    /* the output may not be the model (or the weights) it is compiled from: it is left as it was */
+    char self[4200];
+    out_path(self, sizeof self, "self.vit");
+    assert_int_equal(so_sh("cp '%s' '%s'", model, self), 0);
+    assert_int_equal(so_sh("'%s' compile '%s' -I '%s/models' -o '%s' 2>'%s'", v, self, so_source_dir(), self, errs), 1);
+    assert_int_equal(so_sh("grep -q \"the output '.*self.vit' is the model file it is compiled from\" '%s'", errs), 0);
+    assert_int_equal(so_sh("cmp -s '%s' '%s'", model, self), 0);
     /* a full disk is an error, and an output that is a device is written in place (ir/file.c):
      * a linker or LLVM's streams would replace /dev/full by a regular file (as root) and say
      * nothing; --emit=so and --emit=asm take the two paths */
     struct stat full;
     if (stat("/dev/full", &full) == 0 && S_ISCHR(full.st_mode)) {
         for (int i = 0; i < 2; i++) {
-            assert_int_equal(so_sh("'%s' compile '%s' %s -o /dev/full 2>'%s'", v, model, i ? "--emit=asm" : "", errs), 1);
+            const char *emit = i ? "--emit=asm" : "";
+            assert_int_equal(so_sh("'%s' compile '%s' %s -o /dev/full 2>'%s'", v, model, emit, errs), 1);
             assert_int_equal(so_sh("grep -q \"cannot write '/dev/full': No space left on device\" '%s'", errs), 0);
             assert_int_equal(stat("/dev/full", &full), 0);
             assert_true(S_ISCHR(full.st_mode));

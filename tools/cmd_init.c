@@ -241,6 +241,10 @@ int cmd_init(int argc, char **argv)
         fprintf(stderr, "vitc: init: error: no output file given (-o FILE)\n");
         bad = true;
     }
+    if (!bad && tool_same_file(out, model)) {
+        fprintf(stderr, "vitc: init: error: the output '%s' is the model file\n", out);
+        bad = true;
+    }
     if (bad) {
         fputs(usage_line, stderr);
         ir_free(dirs);

@@ -282,6 +282,7 @@ static void test_command(void **state)
     assert_int_equal(run_init(6, (const char *[]){"init", vir, "-o", out, "--dtype", "i32"}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, "-o", out, "--what"}), 2);
     assert_int_equal(run_init(5, (const char *[]){"init", vir, vir, "-o", out}), 2);
+    assert_int_equal(run_init(4, (const char *[]){"init", vir, "-o", vir}), 2); /* its own model */
     assert_int_equal(run_init(4, (const char *[]){"init", "/nonexistent/m.vir", "-o", out}), 1);
     /* a full disk: an error; the output, a device, is not removed (st_write) */
     struct stat full;

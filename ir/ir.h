@@ -40,14 +40,6 @@ char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 void arena_free(Arena *a);
 
-/* ---- output files (file.c) -------------------------------------------------------- */
-
-/* Writes n bytes to path, opened in place (a device or FIFO is written to, not replaced),
- * every write and the close checked; false with strerror's words in why, and a regular
- * file left half written removed. ir_copy_file writes src's bytes to dst the same way. */
-bool ir_write_file(const char *path, const void *data, size_t n, char *why, size_t whylen);
-bool ir_copy_file(const char *src, const char *dst, char *why, size_t whylen);
-
 /* ---- dtypes ---------------------------------------------------------------------- */
 
 typedef enum {

@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "rt_file.h"
 #include "safetensors.h"
 #include "st_json.h"
 
@@ -155,8 +155,8 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     const StTensor **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     const char **keys = malloc((size_t)(nmeta > 0 ? 2 * nmeta : 1) * sizeof *keys);
     Buf h = {0};
-    FILE *out = NULL;
-    bool created = false;
+    RtOut out = {0};
+    bool opened = false;
     if (!order || !keys)
         FAIL("out of memory");
     if (n < 0 || nmeta < 0)
@@ -223,33 +223,28 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     if (h.oom)
         FAIL("out of memory");
 
-    out = fopen(path, "wb");
-    if (!out)
-        FAIL("cannot create '%s': %s", path, strerror(errno));
-    struct stat st; /* a regular file left half written is removed; a device or FIFO is not */
-    created = fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
+    char why[256]; /* whole or not at all, a device in place (rt_file.h) */
+    if (!rt_out_open(&out, path, 0666, why, sizeof why))
+        FAIL("cannot create '%s': %s", path, why);
+    opened = true;
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-    bool ok = fwrite(len, 1, 8, out) == 8 && fwrite(h.s, 1, h.n, out) == h.n;
-    for (int i = 0; i < n && ok; i++)
-        ok = order[i]->nbytes == 0 || fwrite(order[i]->data, 1, order[i]->nbytes, out) == order[i]->nbytes;
-    if (!ok)
-        FAIL("cannot write '%s': %s", path, strerror(errno));
-    int rc = fclose(out);
-    out = NULL;
-    if (rc != 0)
-        FAIL("cannot write '%s': %s", path, strerror(errno));
+    rt_out_write(&out, len, 8);
+    rt_out_write(&out, h.s, h.n);
+    for (int i = 0; i < n; i++)
+        rt_out_write(&out, order[i]->data, order[i]->nbytes);
+    opened = false;
+    if (!rt_out_close(&out, why, sizeof why))
+        FAIL("cannot write '%s': %s", path, why);
     free(order);
     free(keys);
     free(h.s);
     return 0;
 
 fail:
-    if (out)
-        fclose(out);
-    if (created)
-        remove(path);
+    if (opened)
+        rt_out_discard(&out);
     free(order);
     free(keys);
     free(h.s);

@@ -32,6 +32,7 @@
 #endif
 #ifdef VITC_HAVE_OPENCL
 #include "../backends/opencl/ocl_backend.h"
+#include "../runtime/rt_file.h"
 #endif
 
 extern char **environ;
@@ -285,7 +286,7 @@ static bool check_weights(const Blob *blob, const uint8_t *w, size_t wlen, const
 /* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*; with
  * `opencl`, the OpenCL executor (libvitc_rt_ocl.a) and -lOpenCL too. */
 /* Links obj (an object or assembly file) with the runtime into the shared object `linked`
- * (in the temporary folder), then copies it to out (ir_copy_file: in place, checked). */
+ * (in the temporary folder), then copies it to out (rt_copy_file: whole or not at all, a device in place). */
 static bool link_so(const char *obj, const char *map, const char *linked, const char *out, bool verbose, bool opencl)
 {
     char rt[4096], script[4200], rt_ocl[4096] = "";
@@ -346,7 +347,7 @@ static bool link_so(const char *obj, const char *map, const char *linked, const 
         return fail("linking '%s' failed (cc %s %d)", out, WIFEXITED(status) ? "exited with status" : "died of signal",
                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)), false;
     char why[512];
-    if (!ir_copy_file(linked, out, why, sizeof why))
+    if (!rt_copy_file(linked, out, why, sizeof why))
         return fail("cannot write '%s': %s", out, why), false;
     return true;
 }

@@ -14,6 +14,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "llvm_internal.h"
+#include "../../runtime/rt_file.h"
 
 static void fail(IrError *err, const char *fmt, const char *a, const char *b)
 {
@@ -332,7 +333,7 @@ bool llvm_compile(const Plan *p, const uint8_t *blob, size_t blob_len, const uin
               add_bytes(ctx, mod, "vit__plan", "vit__plan_size", blob, blob ? blob_len : 0, 8, err) &&
               (!weights || add_bytes(ctx, mod, "vit__weights", "vit__weights_size", weights, weights_len, 64, err)) &&
               llvm_optimize(mod, tm, o->opt_level, err);
-    if (ok) { /* into memory, then written in place and checked (ir_write_file) */
+    if (ok) { /* into memory, then written whole or not at all (rt_write_file) */
         char *msg = NULL, *text = NULL, why[256];
         LLVMMemoryBufferRef buf = NULL;
         if (o->emit == LLVM_EMIT_LLVM)
@@ -342,8 +343,8 @@ bool llvm_compile(const Plan *p, const uint8_t *blob, size_t blob_len, const uin
             fail(err, "LLVM: cannot generate code: %s%s", msg ? msg : "", NULL);
             ok = false;
         }
-        if (ok && !(text ? ir_write_file(path, text, strlen(text), why, sizeof why)
-                         : ir_write_file(path, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), why, sizeof why))) {
+        if (ok && !(text ? rt_write_file(path, text, strlen(text), why, sizeof why)
+                         : rt_write_file(path, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), why, sizeof why))) {
             fail(err, "cannot write '%s': %s", path, why);
             ok = false;
         }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ocl_internal.h"
+#include "../../runtime/rt_file.h"
 
 /* ---- the section ---- */
 
@@ -85,7 +86,7 @@ bool ocl_serialize(const OclModule *m, Blob *out, IrError *err)
 static bool write_file(const char *path, const void *data, size_t n, IrError *err)
 {
     char why[256];
-    if (ir_write_file(path, data, n, why, sizeof why))
+    if (rt_write_file(path, data, n, why, sizeof why))
         return true;
     snprintf(err->msg, sizeof err->msg, "cannot write '%s': %s", path, why);
     return false;

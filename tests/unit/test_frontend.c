@@ -95,6 +95,8 @@ static int count(const char *s, const char *what)
 /* The value of output `name`. */
 static const Type *out_type(const Graph *g, const char *name, int32_t *value)
 {
+    if (value) /* (fail_msg does not return, but gcc -O2 cannot tell) */
+        *value = 0;
     for (int i = 0; i < g->noutputs; i++)
         if (strcmp(g->outputs[i].name, name) == 0) {
             if (value)

@@ -290,8 +290,10 @@ static Tensor *reduce(Exec *x, const Kernel *k, const int64_t *dims, int rank, D
                 acc += val;
             more = next_index(full + rank, vd + rank, nred);
         }
+        /* the mean of nothing: NaN for floats (0/0, as the interpreter and the backends compute
+         * it), 0 for integers (as the backends) */
         if (k->u.reduce.op == OP_REDUCE_MEAN)
-            acc /= (double)(cnt ? cnt : 1);
+            acc = dtype_is_float(dt) ? acc / (double)cnt : acc / (double)(cnt ? cnt : 1);
         tensor_set(t, n++, dtype_round(dt, acc));
     } while (next_index(idx, dims, rank));
     return t;

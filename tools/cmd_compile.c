@@ -25,6 +25,7 @@
 #include "../backends/plan_blob.h"
 #include "../passes/passes.h"
 #include "../runtime/rt_abi.h"
+#include "../runtime/rt_file.h"
 #include "../runtime/rt_internal.h"
 #include "cmd.h"
 #ifdef VITC_HAVE_LLVM
@@ -32,7 +33,6 @@
 #endif
 #ifdef VITC_HAVE_OPENCL
 #include "../backends/opencl/ocl_backend.h"
-#include "../runtime/rt_file.h"
 #endif
 
 extern char **environ;
@@ -283,10 +283,10 @@ static bool check_weights(const Blob *blob, const uint8_t *w, size_t wlen, const
     return ok;
 }
 
-/* cc -shared -o out obj rt -lm -lpthread with a version script exporting vit_*; with
- * `opencl`, the OpenCL executor (libvitc_rt_ocl.a) and -lOpenCL too. */
-/* Links obj (an object or assembly file) with the runtime into the shared object `linked`
- * (in the temporary folder), then copies it to out (rt_copy_file: whole or not at all, a device in place). */
+/* cc -shared -o linked obj rt -lm -lpthread with a version script exporting vit_*; with
+ * `opencl`, the OpenCL executor (libvitc_rt_ocl.a) and -lOpenCL too. `linked` lies in the
+ * temporary folder; it is then copied to out (rt_copy_file: whole or not at all, a device
+ * in place). */
 static bool link_so(const char *obj, const char *map, const char *linked, const char *out, bool verbose, bool opencl)
 {
     char rt[4096], script[4200], rt_ocl[4096] = "";

@@ -17,7 +17,6 @@
  * kernel's output shape.
  */
 #include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "interp.h"
@@ -946,21 +945,16 @@ static bool check_sizes(Ctx *c)
         }
         if (!over)
             continue;
-        char type[160] = "", where[160] = "";
-        bool known = b->value >= 0 && b->value < g->nvalues;
-        FILE *f = known ? fmemopen(type, sizeof type - 1, "w") : NULL;
-        if (f) {
-            ir_print_type(g, &g->values[b->value].type, f);
-            fclose(f);
-        }
-        const Loc *l = known ? &g->nodes[g->values[b->value].node].loc : NULL;
+        char shape[160], where[160] = "";
+        ir_format_shape(g, &b->shape, shape, sizeof shape);
+        const Loc *l = b->value >= 0 && b->value < g->nvalues ? &g->nodes[g->values[b->value].node].loc : NULL;
         if (l && l->file)
             snprintf(where, sizeof where, " at %s:%d:%d", l->file, l->line, l->col);
         if (c->err)
             snprintf(c->err->msg, sizeof c->err->msg,
-                     "the value%s, %s, takes more than %" PRId64 " TiB with every symbol at its declared "
+                     "the value%s, %s%s, takes more than %" PRId64 " TiB with every symbol at its declared "
                      "maximum, more than one buffer may hold (lower the maximum or the shape)",
-                     where, type, PLAN_MAX_BUFFER_BYTES >> 40);
+                     where, dtype_name(b->dt), shape, PLAN_MAX_BUFFER_BYTES >> 40);
         c->failed = true;
         return false;
     }

@@ -29,9 +29,7 @@ bool rt_out_open(RtOut *o, const char *path, unsigned mode, char *why, size_t wh
                 if (fchmod(fd, (mode_t)mode & 0777 & ~mask) != 0) {
                     int e = errno;
                     close(fd);
-                    unlink(o->tmp);
-                    free(o->tmp);
-                    o->tmp = NULL;
+                    rt_out_discard(o); /* removes the temporary file */
                     return failed(why, whylen, e);
                 }
             } else {

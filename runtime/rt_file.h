@@ -29,7 +29,8 @@ bool rt_out_open(RtOut *o, const char *path, unsigned mode, char *why, size_t wh
 void rt_out_write(RtOut *o, const void *data, size_t n);
 /* Closes and puts the file in place; false with why (strerror's words), nothing changed. */
 bool rt_out_close(RtOut *o, char *why, size_t whylen);
-/* Closes and drops what was written (the old file stays). */
+/* Closes and drops what was written (the old file stays); nothing for a zeroed RtOut or one
+ * rt_out_open failed or rt_out_close closed. */
 void rt_out_discard(RtOut *o);
 
 /* The whole of data to path; src's bytes (and its mode) to dst. */

@@ -155,8 +155,7 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     const StTensor **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     const char **keys = malloc((size_t)(nmeta > 0 ? 2 * nmeta : 1) * sizeof *keys);
     Buf h = {0};
-    RtOut out = {0};
-    bool opened = false;
+    RtOut out = {0}; /* zero: nothing to discard */
     if (!order || !keys)
         FAIL("out of memory");
     if (n < 0 || nmeta < 0)
@@ -226,7 +225,6 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     char why[256]; /* whole or not at all, a device in place (rt_file.h) */
     if (!rt_out_open(&out, path, 0666, why, sizeof why))
         FAIL("cannot create '%s': %s", path, why);
-    opened = true;
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
@@ -234,7 +232,6 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     rt_out_write(&out, h.s, h.n);
     for (int i = 0; i < n; i++)
         rt_out_write(&out, order[i]->data, order[i]->nbytes);
-    opened = false;
     if (!rt_out_close(&out, why, sizeof why))
         FAIL("cannot write '%s': %s", path, why);
     free(order);
@@ -243,8 +240,7 @@ int st_write(const char *path, const StTensor *tensors, int n, const char *const
     return 0;
 
 fail:
-    if (opened)
-        rt_out_discard(&out);
+    rt_out_discard(&out);
     free(order);
     free(keys);
     free(h.s);

@@ -447,9 +447,11 @@ static int compile(const CompileArgs *a, Graph *g, const char *out)
         return fail("internal compiler error: the graph loaded from '%s' is invalid: %s", a->m.file, err.msg);
     if (a->emit != EMIT_CL && !writable(out, why, sizeof why))
         return fail("cannot write '%s': %s", out, why);
-    if (tool_same_file(out, a->m.file) || (a->weights && tool_same_file(out, a->weights)))
-        return fail("the output '%s' is the %s it is compiled from", out,
-                    tool_same_file(out, a->m.file) ? "model file" : "weights file");
+    const char *input = tool_same_file(out, a->m.file)                   ? "model file"
+                        : a->weights && tool_same_file(out, a->weights) ? "weights file"
+                                                                         : NULL;
+    if (input)
+        return fail("the output '%s' is the %s it is compiled from", out, input);
     PassOptions po = {.dump = stderr, .log = stderr};
     const char *pipeline = a->m.passes ? a->m.passes : pass_default_pipeline(a->m.opt_level < 0 ? 2 : a->m.opt_level);
     if (!pass_run_pipeline(g, pipeline, &po, &err))

@@ -285,9 +285,12 @@ int cmd_upcycle(int argc, char **argv)
         fprintf(stderr, "vitc: upcycle: error: %s\n", !moe ? "no MoE model given (--to MOE.vit)" : "no output file given (-o FILE)");
         bad = true;
     }
-    if (!bad && (tool_same_file(out, pos[0]) || tool_same_file(out, moe))) {
-        fprintf(stderr, "vitc: upcycle: error: the output '%s' is the %s model file\n", out,
-                tool_same_file(out, pos[0]) ? "dense" : "MoE");
+    const char *input = bad                            ? NULL
+                        : tool_same_file(out, pos[0]) ? "dense"
+                        : tool_same_file(out, moe)    ? "MoE"
+                                                      : NULL;
+    if (input) {
+        fprintf(stderr, "vitc: upcycle: error: the output '%s' is the %s model file\n", out, input);
         bad = true;
     }
     if (bad) {
